@@ -1,0 +1,56 @@
+"""Gold department_analytics: per department name, units, orders, customers and unit share.
+
+Grouped by the department *name*: in the source data department_id does not map one-to-one to
+names (reported as the products warning `department_id.ambiguous`).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from etl.gold.job import GoldTable, Silver, run_gold
+from etl.gold.measures import line_measures
+from etl.jobs import JobContext, JobResult, job_main
+
+JOB = "gold.department_analytics"
+
+
+def build(silver: Silver) -> DataFrame:
+    departments = silver.products.select("department").distinct()
+    sales = (
+        silver.order_items.join(silver.products.select("product_id", "department"), "product_id")
+        .groupBy("department")
+        .agg(*line_measures(), F.countDistinct("product_id").alias("products_sold"))
+    )
+    counts = ("units_sold", "order_count", "unique_customers", "products_sold")
+    joined = departments.join(sales, "department", "left").select(
+        "department",
+        *[F.coalesce(c, F.lit(0)).cast("bigint").alias(c) for c in counts],
+        "reorder_rate",
+    )
+    total = F.sum("units_sold").over(Window.partitionBy())
+    return joined.select(
+        "department",
+        "units_sold",
+        "order_count",
+        "unique_customers",
+        "reorder_rate",
+        "products_sold",
+        F.when(total > 0, F.col("units_sold") / total).cast("double").alias("share_of_units"),
+    )
+
+
+TABLE = GoldTable(name="department_analytics", key=("department",), build=build)
+
+
+def run(ctx: JobContext) -> JobResult:
+    return run_gold(ctx, TABLE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return job_main(JOB, __doc__ or JOB, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""Row-level data quality in Spark, derived from a contract.
+
+`check(contract, parents)` turns bronze text rows into typed columns plus two arrays: `_errors`
+(every failed error-severity rule; the row is quarantined) and `_warnings` (kept, reported).
+All rules run on every row, so a rejected row carries all of its reasons, not just the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from etl.contracts import Contract, Field, Reference, Severity
+
+LINEAGE = ("_source_file", "_source_sheet", "_source_row", "_batch_id", "_ingested_at", "_row_hash")
+
+_INTEGER = r"^[+-]?[0-9]+(\.0*)?$"
+_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm[:ss][.SSSSSS]", "yyyy-MM-dd HH:mm[:ss][.SSSSSS]")
+
+
+def _text(field: Field) -> Column:
+    trimmed = F.trim(F.col(field.source))
+    return F.when(trimmed != "", trimmed)
+
+
+def parse_value(field: Field) -> Column:
+    """Typed value of a source text column; null when empty or unparseable."""
+    text = _text(field)
+    if field.dtype in ("bigint", "int"):
+        whole = text.cast("decimal(38,0)").cast(field.dtype)
+        return F.when(text.rlike(_INTEGER), whole)
+    if field.dtype.startswith("decimal"):
+        return F.when(text.rlike(_NUMBER), text.cast(field.dtype))
+    if field.dtype == "timestamp":
+        return F.coalesce(*[F.to_timestamp(text, fmt) for fmt in _TIMESTAMP_FORMATS])
+    if field.dtype == "date":
+        return F.to_date(text, "yyyy-MM-dd")
+    return text
+
+
+def parse_failure_code(field: Field) -> str:
+    if field.dtype in ("bigint", "int"):
+        return f"{field.name}.not_integer"
+    if field.dtype.startswith("decimal"):
+        return f"{field.name}.not_numeric"
+    return f"{field.name}.unparseable"
+
+
+def missing_code(field: Field) -> str:
+    return f"{field.name}.empty" if field.dtype == "string" else f"{field.name}.null"
+
+
+def _flags(conditions: list[tuple[Column, str]]) -> Column:
+    if not conditions:
+        return F.array().cast("array<string>")
+    return F.array_compact(F.array(*[F.when(c, F.lit(code)) for c, code in conditions]))
+
+
+def _parent_alias(ref: Reference, column: str) -> str:
+    return f"_parent_{ref.parent}_{column}"
+
+
+def _join_parents(df: DataFrame, contract: Contract, parents: Mapping[str, DataFrame]) -> DataFrame:
+    for ref in contract.references:
+        wanted = [ref.parent_key, *[p for _, p in ref.same]]
+        parent = parents[ref.parent].select(
+            *[F.col(c).alias(_parent_alias(ref, c)) for c in dict.fromkeys(wanted)]
+        )
+        df = df.join(parent, F.col(ref.column) == F.col(_parent_alias(ref, ref.parent_key)), "left")
+    return df
+
+
+def _reference_conditions(contract: Contract) -> list[tuple[Column, str]]:
+    conditions = []
+    for ref in contract.references:
+        found = F.col(_parent_alias(ref, ref.parent_key)).isNotNull()
+        conditions.append((F.col(ref.column).isNotNull() & ~found, ref.code))
+        for child, parent_col in ref.same:
+            differs = F.col(child) != F.col(_parent_alias(ref, parent_col))
+            conditions.append((found & F.coalesce(differs, F.lit(False)), ref.mismatch_code(child)))
+    return conditions
+
+
+def check(
+    contract: Contract, parents: Mapping[str, DataFrame] | None = None
+) -> Callable[[DataFrame], DataFrame]:
+    """Bronze rows → the same rows with typed columns, `_raw`, `_errors` and `_warnings`."""
+
+    def _check(bronze: DataFrame) -> DataFrame:
+        raw = F.struct(*[F.col(c) for c in contract.source_columns]).alias("_raw")
+        extra_meta = [c for c in bronze.columns if c.startswith("_") and c not in LINEAGE]
+        typed = bronze.select(
+            raw,
+            *[parse_value(f).alias(f.name) for f in contract.fields],
+            *LINEAGE,
+            *extra_meta,
+        )
+        for name, dtype, expression in contract.derived:
+            typed = typed.withColumn(name, F.expr(expression).cast(dtype))
+        typed = _join_parents(typed, contract, parents or {})
+
+        errors: list[tuple[Column, str]] = []
+        for f in contract.fields:
+            raw_text = F.trim(F.col(f"_raw.{f.source}"))
+            present = raw_text.isNotNull() & (raw_text != "")
+            if f.required:
+                errors.append((~present, missing_code(f)))
+            errors.append((present & F.col(f.name).isNull(), parse_failure_code(f)))
+        warnings: list[tuple[Column, str]] = []
+        for rule in contract.rules:
+            violated = F.coalesce(F.expr(rule.violated), F.lit(False))
+            (errors if rule.severity is Severity.ERROR else warnings).append((violated, rule.code))
+        errors.extend(_reference_conditions(contract))
+
+        checked = typed.withColumn("_errors", _flags(errors)).withColumn(
+            "_warnings", _flags(warnings)
+        )
+        parent_columns = [c for c in checked.columns if c.startswith("_parent_")]
+        return checked.drop(*parent_columns)
+
+    return _check
+
+
+def valid_rows(checked: DataFrame) -> DataFrame:
+    return checked.where(F.size("_errors") == 0)
+
+
+def rejected_rows(checked: DataFrame) -> DataFrame:
+    return checked.where(F.size("_errors") > 0)

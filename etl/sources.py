@@ -1,0 +1,253 @@
+"""Finding source files and reading them as text, with the file, sheet and row of every value.
+
+A file's dataset comes from its name prefix (`orders_apr_2025.xlsx`) or from the folder it sits
+in (`orders/2025-04-01.csv`). Workbooks are read with python-calamine (Excel is not a Spark
+source); every worksheet is data. Values are kept as the text a user would see: whole numbers
+without a trailing `.0`, empty cells as null.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import PurePosixPath
+
+from python_calamine import CalamineError, CalamineWorkbook
+
+from etl.errors import EtlError, SourceFileError
+from etl.settings import DATASETS
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
+CSV_DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    uri: str  # where it is read from (local path or s3:// URI)
+    name: str  # path relative to the source folder, recorded on every bronze row
+    dataset: str
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """The data rows of one file: text values in the dataset's column order."""
+
+    file: SourceFile
+    sha256: str
+    columns: tuple[str, ...]
+    rows: list[tuple[object, ...]]  # values of `columns`, then sheet, row number, extra JSON
+    blank_rows: int
+    extra_columns: tuple[str, ...]
+
+
+def dataset_of(relative_name: str) -> str | None:
+    """`order_items` is tried before `orders`, whose name is its prefix."""
+    parts = PurePosixPath(relative_name.lower()).parts
+    stem = parts[-1]
+    for dataset in sorted(DATASETS, key=len, reverse=True):
+        if stem.startswith(dataset) and not stem[len(dataset) : len(dataset) + 1].isalpha():
+            return dataset
+    for folder in reversed(parts[:-1]):
+        if folder in DATASETS:
+            return folder
+    return None
+
+
+def discover(source_dir: str, files: tuple[str, ...] = ()) -> list[SourceFile]:
+    """Every source file under `source_dir` (or just `files`), sorted by name."""
+    uris = list(files) if files else _list(source_dir)
+    found = []
+    for uri in uris:
+        name = _relative(uri, source_dir)
+        if not name.lower().endswith(SUFFIXES) or PurePosixPath(name).name.startswith(("_", ".")):
+            continue
+        dataset = dataset_of(name)
+        if dataset is None:
+            raise SourceFileError(
+                name,
+                "unknown dataset: the name must start with, or sit in a folder named, one of "
+                + ", ".join(DATASETS),
+            )
+        found.append(SourceFile(uri=uri, name=name, dataset=dataset))
+    return sorted(found, key=lambda f: f.name)
+
+
+def _relative(uri: str, source_dir: str) -> str:
+    root = source_dir.rstrip("/") + "/"
+    if uri.startswith(root):
+        return uri[len(root) :]
+    return PurePosixPath(uri).name
+
+
+def _list(source_dir: str) -> list[str]:
+    if source_dir.startswith("s3://"):
+        return _list_s3(source_dir)
+    if not os.path.isdir(source_dir):
+        raise EtlError(f"source folder {source_dir} does not exist")
+    out: list[str] = []
+    for root, _dirs, names in os.walk(source_dir):
+        out.extend(os.path.join(root, n) for n in names)
+    return out
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def _list_s3(prefix_uri: str) -> list[str]:
+    import boto3
+
+    bucket, prefix = _split_s3(prefix_uri.rstrip("/") + "/")
+    pages = (
+        boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    )
+    return [f"s3://{bucket}/{o['Key']}" for page in pages for o in page.get("Contents", [])]
+
+
+@contextmanager
+def _local_copy(uri: str) -> Iterator[str]:
+    if not uri.startswith("s3://"):
+        yield uri
+        return
+    import boto3
+
+    bucket, key = _split_s3(uri)
+    with tempfile.TemporaryDirectory(prefix="etl-src-") as folder:
+        local = os.path.join(folder, PurePosixPath(key).name)
+        boto3.client("s3").download_file(bucket, key, local)
+        yield local
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cell_text(value: object) -> str | None:
+    """The text a user sees in a cell; None for an empty one."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    text = str(value)
+    return text if text.strip() != "" else None
+
+
+def read_source(file: SourceFile, columns: tuple[str, ...]) -> SourceRows:
+    """Read one file; raise SourceFileError for anything that makes it unusable."""
+    with _local_copy(file.uri) as local:
+        if os.path.getsize(local) == 0:
+            raise SourceFileError(file.name, "the file is empty (0 bytes)")
+        sha = file_sha256(local)
+        if file.name.lower().endswith(".csv"):
+            sheets: list[tuple[str | None, list[list[object]]]] = [
+                (None, _csv_rows(local, file.name))
+            ]
+        else:
+            sheets = _workbook_rows(local, file.name)
+    rows: list[tuple[object, ...]] = []
+    blank = 0
+    extras: set[str] = set()
+    for sheet, grid in sheets:
+        sheet_rows, sheet_blank, sheet_extra = _shape(file.name, sheet, grid, columns)
+        rows.extend(sheet_rows)
+        blank += sheet_blank
+        extras.update(sheet_extra)
+    if extras:
+        log.warning(
+            "%s: extra columns %s kept in bronze (_extra), ignored in silver",
+            file.name,
+            ", ".join(sorted(extras)),
+        )
+    return SourceRows(file, sha, columns, rows, blank, tuple(sorted(extras)))
+
+
+def _csv_rows(path: str, name: str) -> list[list[object]]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise SourceFileError(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(CSV_DELIMITERS, key=first_line.count)
+    try:
+        return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)]
+    except csv.Error as exc:
+        raise SourceFileError(name, f"malformed CSV: {exc}") from exc
+
+
+def _workbook_rows(path: str, name: str) -> list[tuple[str | None, list[list[object]]]]:
+    try:
+        workbook = CalamineWorkbook.from_path(path)
+        sheets: list[tuple[str | None, list[list[object]]]] = []
+        for sheet in workbook.sheet_names:
+            grid = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            sheets.append((sheet, [list(r) for r in grid]))
+        return sheets
+    except (CalamineError, ValueError, OSError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceFileError(name, f"unreadable workbook ({problem})") from exc
+
+
+def _shape(
+    name: str, sheet: str | None, grid: list[list[object]], columns: tuple[str, ...]
+) -> tuple[list[tuple[object, ...]], int, list[str]]:
+    """Map a sheet's header onto the dataset's columns; return rows, blank rows, extra columns."""
+    header_at = next(
+        (i for i, r in enumerate(grid) if any(cell_text(v) is not None for v in r)), None
+    )
+    if header_at is None:
+        if sheet is None:
+            raise SourceFileError(name, "the file has no header row")
+        log.warning("%s sheet %r is empty; skipped", name, sheet)
+        return [], 0, []
+    header = [(cell_text(v) or "").strip() for v in grid[header_at]]
+    position = {h.lower(): i for i, h in enumerate(header) if h}
+    missing = [c for c in columns if c not in position]
+    if missing:
+        raise SourceFileError(
+            name,
+            f"missing required column(s) {', '.join(missing)}; header is: {', '.join(header)}",
+            sheet=sheet,
+            row=header_at + 1,
+            column=missing[0],
+        )
+    wanted = [position[c] for c in columns]
+    extra = [(h, i) for i, h in enumerate(header) if h and h.lower() not in columns]
+    rows: list[tuple[object, ...]] = []
+    blank = 0
+    for offset, raw in enumerate(grid[header_at + 1 :], start=header_at + 2):
+        texts = [cell_text(v) for v in raw]
+        if all(t is None for t in texts):
+            blank += 1
+            continue
+        texts += [None] * (len(header) - len(texts))
+        values = [texts[i] for i in wanted]
+        extra_json = (
+            json.dumps({h: texts[i] for h, i in extra}, ensure_ascii=False) if extra else None
+        )
+        rows.append((*values, sheet, offset, extra_json))
+    return rows, blank, [h for h, _ in extra]
