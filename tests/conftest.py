@@ -1,0 +1,53 @@
+"""Shared fixtures: one session-scoped Spark on local[2], real Delta tables in temp dirs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl.jobs import JobContext, new_context
+from etl.settings import Settings
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_DATA = REPO.parent / "shared" / "reference-data" / "apr_2025"
+
+
+def delta_spark_available() -> bool:
+    """Delta's Spark jars come from Maven; they are opted into with ETL_DELTA_SPARK_TESTS=1."""
+    return os.environ.get("ETL_DELTA_SPARK_TESTS") == "1"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    from etl.spark import get_spark
+
+    session = get_spark("etl-tests", "delta-spark" if delta_spark_available() else "delta-rs")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lakehouse(tmp_path: Path) -> Path:
+    return tmp_path / "lakehouse"
+
+
+@pytest.fixture
+def make_context(spark: SparkSession, lakehouse: Path):  # type: ignore[no-untyped-def]
+    """A job context over a temp lakehouse; each call is a new run (new batch and run id)."""
+
+    def _make(source_dir: Path, **overrides: object) -> JobContext:
+        settings = Settings(
+            source_dir=str(source_dir),
+            lakehouse_dir=str(lakehouse),
+            **overrides,  # type: ignore[arg-type]
+        )
+        return new_context(settings, spark)
+
+    return _make

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from chispa import assert_df_equality
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl.contracts import ORDER_ITEMS, ORDERS, PRODUCTS
+from etl.quality.row_rules import check, rejected_rows, valid_rows
+
+LINEAGE_VALUES = ("orders_apr_2025.xlsx", "2025-04-01", 2, "b1", dt.datetime(2025, 5, 1), "h")
+
+
+def bronze(
+    spark: SparkSession, columns: tuple[str, ...], *values: tuple[str | None, ...]
+) -> DataFrame:
+    schema = T.StructType(
+        [T.StructField(c, T.StringType()) for c in columns]
+        + [
+            T.StructField("_source_file", T.StringType()),
+            T.StructField("_source_sheet", T.StringType()),
+            T.StructField("_source_row", T.IntegerType()),
+            T.StructField("_batch_id", T.StringType()),
+            T.StructField("_ingested_at", T.TimestampType()),
+            T.StructField("_row_hash", T.StringType()),
+        ]
+    )
+    data = [(*v, *LINEAGE_VALUES[:-1], f"h{i}") for i, v in enumerate(values)]
+    return spark.createDataFrame(data, schema)
+
+
+def reasons(checked: DataFrame, key: str) -> DataFrame:
+    return checked.select(F.col(f"_raw.{key}").alias(key), "_errors").orderBy(key)
+
+
+def test_orders_are_typed_and_every_failed_rule_is_listed(spark: SparkSession) -> None:
+    source_df = bronze(
+        spark,
+        ORDERS.source_columns,  # contract order: order_id, order_num, ...
+        ("10000", "1", "1001", "2025-04-01T03:39:00", "430.99", "2025-04-01"),
+        ("10001", "2", "", "2025-04-01T05:00:00", "-5", "2025-04-01"),
+        ("1x", "3", "1003", "yesterday", "abc", "2025-04-01"),
+        ("10003", "4", "1004", "1990-01-01T00:00:00", "10", "1990-01-02"),
+        ("10004.0", "5", "1005", "2025-04-02 23:59:59", " 7.5 ", "2025-04-02"),
+    )
+    actual_df = reasons(source_df.transform(check(ORDERS)), "order_id")
+    schema = T.StructType(
+        [
+            T.StructField("order_id", T.StringType()),
+            T.StructField("_errors", T.ArrayType(T.StringType())),
+        ]
+    )
+    expected_df = spark.createDataFrame(
+        [
+            ("10000", []),
+            ("10001", ["user_id.null", "total_amount.negative"]),
+            ("10003", ["order_timestamp.out_of_range", "date.mismatch"]),
+            ("10004.0", []),
+            (
+                "1x",
+                ["order_id.not_integer", "order_timestamp.unparseable", "total_amount.not_numeric"],
+            ),
+        ],
+        schema,
+    )
+    assert_df_equality(actual_df, expected_df, ignore_nullable=True)
+
+
+def test_typed_values_are_exact(spark: SparkSession) -> None:
+    source_df = bronze(
+        spark,
+        ORDERS.source_columns,
+        ("10004.0", "7", "1005", "2025-04-02 23:59:59", " 7.5 ", "2025-04-02"),
+    )
+    row = valid_rows(source_df.transform(check(ORDERS))).collect()[0]
+    assert (row["order_id"], row["order_num"], row["user_id"]) == (10004, 7, 1005)
+    assert row["order_timestamp"] == dt.datetime(2025, 4, 2, 23, 59, 59)
+    assert row["total_amount"] == Decimal("7.50")
+    assert row["order_date"] == dt.date(2025, 4, 2)
+
+
+def test_items_need_parents_and_the_orders_user(spark: SparkSession) -> None:
+    orders = spark.createDataFrame([(10000, 1001)], "order_id bigint, user_id bigint")
+    products = spark.createDataFrame([(5,)], "product_id bigint")
+    ts = "2025-04-01T03:39:00"
+    source_df = bronze(
+        spark,
+        ORDER_ITEMS.source_columns,
+        ("1", "10000", "1001", "3", "5", "1", "0", ts, "2025-04-01"),
+        ("2", "10000", "1002", "3", "5", "1", "1", ts, "2025-04-01"),
+        ("3", "99999", "1001", "3", "6", "0", "2", ts, "2025-04-01"),
+        ("4", "10000", "1001", "400", "5", "2", "x", ts, "2025-04-01"),
+    )
+    checked = source_df.transform(check(ORDER_ITEMS, {"orders": orders, "products": products}))
+    actual = {r["_raw"]["id"]: r["_errors"] for r in checked.collect()}
+    assert actual == {
+        "1": [],
+        "2": ["user_id.differs_from_order"],
+        "3": [
+            "reordered.not_0_or_1",
+            "add_to_cart_order.below_1",
+            "order_id.no_parent",
+            "product_id.no_parent",
+        ],
+        "4": ["reordered.not_integer", "days_since_prior_order.out_of_range"],
+    }
+    assert rejected_rows(checked).count() == 3
+
+
+def test_products_warn_on_ambiguous_department_id_but_keep_the_row(spark: SparkSession) -> None:
+    source_df = bronze(
+        spark,
+        PRODUCTS.source_columns,
+        ("1", "4", "Books", "Product_1"),
+        ("2", "4", "Sports", "Product_2"),
+        ("3", "5", "Home", ""),
+    )
+    checked = source_df.transform(check(PRODUCTS))
+    actual = {r["product_id"]: (r["_errors"], r["_warnings"]) for r in checked.collect()}
+    assert actual == {
+        1: ([], ["department_id.ambiguous"]),
+        2: ([], ["department_id.ambiguous"]),
+        3: (["product_name.empty"], []),
+    }
