@@ -7,9 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from etl.accounting import balances, format_balances
+from etl.contracts import CONTRACTS
 from etl.errors import EtlError
 from etl.jobs import JOBS, JobContext, JobResult, configure_logging, new_context, run_job
 from etl.settings import add_common_arguments, settings_from_args
+from etl.sources import check_structure, discover
 from etl.summary import format_summary
 
 LAYERS = ("bronze", "silver", "gold")
@@ -22,7 +24,16 @@ def select_jobs(layers: Sequence[str] = LAYERS, jobs: Sequence[str] = ()) -> lis
     return [j for j in JOBS if (j in jobs if jobs else j.split(".")[0] in layers)]
 
 
+def preflight(ctx: JobContext, jobs: Sequence[str]) -> None:
+    """Check every source file a bronze job will read before any job writes anything."""
+    datasets = {j.split(".")[1] for j in jobs if j.startswith("bronze.")}
+    for file in discover(ctx.settings.source_dir, ctx.settings.files):
+        if file.dataset in datasets:
+            check_structure(file, CONTRACTS[file.dataset].source_columns)
+
+
 def run_pipeline(ctx: JobContext, jobs: Sequence[str]) -> list[JobResult]:
+    preflight(ctx, jobs)
     return [run_job(job, ctx) for job in jobs]
 
 

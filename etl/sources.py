@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -185,7 +186,7 @@ def read_source(file: SourceFile, columns: tuple[str, ...]) -> SourceRows:
     return SourceRows(file, sha, columns, rows, blank, tuple(sorted(extras)))
 
 
-def _csv_rows(path: str, name: str) -> list[list[object]]:
+def _csv_rows(path: str, name: str, limit: int | None = None) -> list[list[object]]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             text = handle.read()
@@ -194,7 +195,8 @@ def _csv_rows(path: str, name: str) -> list[list[object]]:
     first_line = text.split("\n", 1)[0]
     delimiter = max(CSV_DELIMITERS, key=first_line.count)
     try:
-        return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)]
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+        return [list(r) for r in itertools.islice(reader, limit)]
     except csv.Error as exc:
         raise SourceFileError(name, f"malformed CSV: {exc}") from exc
 
@@ -208,33 +210,65 @@ def _workbook_rows(path: str, name: str) -> list[tuple[str | None, list[list[obj
             sheets.append((sheet, [list(r) for r in grid]))
         return sheets
     except (CalamineError, ValueError, OSError) as exc:
-        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SourceFileError(name, f"unreadable workbook ({problem})") from exc
+        raise _unreadable(name, exc) from exc
+
+
+def _header(
+    name: str, sheet: str | None, rows: Iterable[Sequence[object]], columns: tuple[str, ...]
+) -> tuple[int, list[str]] | None:
+    """Index and names of the header (the first non-empty row); None for an empty sheet."""
+    for index, raw in enumerate(rows):
+        header = [(cell_text(v) or "").strip() for v in raw]
+        if not any(header):
+            continue
+        names = {h.lower() for h in header if h}
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise SourceFileError(
+                name,
+                f"missing required column(s) {', '.join(missing)}; header is: {', '.join(header)}",
+                sheet=sheet,
+                row=index + 1,
+                column=missing[0],
+            )
+        return index, header
+    if sheet is None:
+        raise SourceFileError(name, "the file has no header row")
+    return None
+
+
+def check_structure(file: SourceFile, columns: tuple[str, ...]) -> None:
+    """Open a file and check every sheet's header, without reading its rows."""
+    with _local_copy(file.uri) as local:
+        if os.path.getsize(local) == 0:
+            raise SourceFileError(file.name, "the file is empty (0 bytes)")
+        if file.name.lower().endswith(".csv"):
+            _header(file.name, None, _csv_rows(local, file.name, limit=50), columns)
+            return
+        try:
+            workbook = CalamineWorkbook.from_path(local)
+            for sheet in workbook.sheet_names:
+                rows = workbook.get_sheet_by_name(sheet).iter_rows()
+                _header(file.name, sheet, rows, columns)
+        except (CalamineError, ValueError, OSError) as exc:
+            raise _unreadable(file.name, exc) from exc
+
+
+def _unreadable(name: str, exc: Exception) -> SourceFileError:
+    problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SourceFileError(name, f"unreadable workbook ({problem})")
 
 
 def _shape(
     name: str, sheet: str | None, grid: list[list[object]], columns: tuple[str, ...]
 ) -> tuple[list[tuple[object, ...]], int, list[str]]:
     """Map a sheet's header onto the dataset's columns; return rows, blank rows, extra columns."""
-    header_at = next(
-        (i for i, r in enumerate(grid) if any(cell_text(v) is not None for v in r)), None
-    )
-    if header_at is None:
-        if sheet is None:
-            raise SourceFileError(name, "the file has no header row")
+    found = _header(name, sheet, grid, columns)
+    if found is None:
         log.warning("%s sheet %r is empty; skipped", name, sheet)
         return [], 0, []
-    header = [(cell_text(v) or "").strip() for v in grid[header_at]]
+    header_at, header = found
     position = {h.lower(): i for i, h in enumerate(header) if h}
-    missing = [c for c in columns if c not in position]
-    if missing:
-        raise SourceFileError(
-            name,
-            f"missing required column(s) {', '.join(missing)}; header is: {', '.join(header)}",
-            sheet=sheet,
-            row=header_at + 1,
-            column=missing[0],
-        )
     wanted = [position[c] for c in columns]
     extra = [(h, i) for i, h in enumerate(header) if h and h.lower() not in columns]
     rows: list[tuple[object, ...]] = []

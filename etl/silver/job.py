@@ -23,7 +23,7 @@ from etl.silver.conform import (
     to_quarantine,
     to_silver,
 )
-from etl.storage import MergeSpec
+from etl.storage import MergeSpec, changed_predicate
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,9 @@ def run_silver(ctx: JobContext, dataset: str) -> JobResult:
         rejected = rejected_rows(checked).transform(
             to_quarantine(contract, ctx.run_id, ctx.started_at.strftime("%Y-%m-%d %H:%M:%S"))
         )
-        ctx.store.merge(rejected, quarantine, MergeSpec(keys=("_row_hash",)))
+        # A row checked again keeps its first quarantine time unless its reasons changed.
+        spec = MergeSpec(keys=("_row_hash",), update_when=changed_predicate(["reasons"]))
+        ctx.store.merge(rejected, quarantine, spec)
     if result.retried:
         result.released = ctx.store.delete_matching(
             valid.where(F.col("_retried")), quarantine, ("_row_hash",)
