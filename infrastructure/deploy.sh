@@ -169,17 +169,19 @@ fi
 step "building the etl wheel and the Glue artifacts in $BUILD_DIR"
 GLUE_DIR="$BUILD_DIR/glue"
 if [[ "$DRY_RUN" == 1 ]]; then
-  run uv build --wheel --out-dir "$GLUE_DIR" "$REPO_DIR"
+  run uv build --wheel --out-dir "$BUILD_DIR/dist" "$REPO_DIR"
   echo "+ uv export --frozen --no-dev --no-hashes ... | grep pins of ${GLUE_EXTRA_MODULES[*]} > $GLUE_DIR/requirements.txt"
   WHEEL_NAME="etl-VERSION-py3-none-any.whl"
   ARTIFACTS_PREFIX="glue/SHA256_OF_ARTIFACTS"  # first 12 hex digits of wheel + run_job.py + requirements.txt
 else
   rm -rf "$BUILD_DIR"
   mkdir -p "$GLUE_DIR"
-  uv build --quiet --wheel --out-dir "$GLUE_DIR" "$REPO_DIR"
-  wheels=("$GLUE_DIR"/*.whl)
-  [[ ${#wheels[@]} -eq 1 && -f "${wheels[0]}" ]] || die "uv build produced no single wheel in $GLUE_DIR"
+  # uv writes a .gitignore next to the wheel: build elsewhere, upload only the wheel.
+  uv build --quiet --wheel --out-dir "$BUILD_DIR/dist" "$REPO_DIR"
+  wheels=("$BUILD_DIR"/dist/*.whl)
+  [[ ${#wheels[@]} -eq 1 && -f "${wheels[0]}" ]] || die "uv build produced no single wheel in $BUILD_DIR/dist"
   WHEEL_NAME="$(basename "${wheels[0]}")"
+  cp "${wheels[0]}" "$GLUE_DIR/"
   cp "$INFRA_DIR/glue/run_job.py" "$GLUE_DIR/run_job.py"
   pattern="^($(IFS='|'; echo "${GLUE_EXTRA_MODULES[*]}"))=="
   (cd "$REPO_DIR" && uv export --quiet --frozen --no-dev --no-hashes --no-header --no-annotate \

@@ -106,7 +106,9 @@ def run(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     code = run(sys.argv)
     # Exit only on failure: a plain return is the safest "succeeded" for Glue.
     if code != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -254,7 +255,7 @@ def test_pipeline_ends_with_catalog_check_archive_and_notify(asl: dict[str, Any]
     gold = job_states(asl)["gold.daily_sales"]
     order = ["RegisterTables", "CheckGold", "ReadGoldCounts", "GoldHasRows", "Archive"]
     assert top[gold]["Next"] == order[0]
-    for before, after in zip(order, order[1:], strict=False):
+    for before, after in itertools.pairwise(order):
         assert after in successors(top[before], with_catch=False)
     ddl = top["RegisterTables"]["Items"]
     assert len(ddl) == 7 and all("TBLPROPERTIES ('table_type'='DELTA')" in q for q in ddl)

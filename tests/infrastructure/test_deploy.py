@@ -1,0 +1,435 @@
+"""deploy.sh: its dry run and error messages, and a real deploy against a local moto server.
+
+Developer notes on moto 5.2 (the emulator; none of this affects AWS):
+- Moto's CloudFormation silently skips AWS::Glue::*, AWS::Athena::*, AWS::CloudWatch::Alarm,
+  AWS::S3::BucketPolicy and AWS::SNS::TopicPolicy; a !Ref to a skipped resource resolves to
+  null. Nothing is asserted about them here (cfn-lint and checkov cover them).
+- Of AWS::S3::Bucket it applies only BucketEncryption (not versioning, public-access block,
+  logging or lifecycle rules), and of AWS::StepFunctions::StateMachine only DefinitionString:
+  with DefinitionS3Location (or Definition) the machine's definition is "". Those settings are
+  asserted on the template the stack was deployed with, and the definition on the ASL object
+  `cloudformation package` uploaded.
+- Stacks created through change sets (what `cloudformation deploy` does) report no Outputs, and
+  DescribeKey on a key created by CloudFormation fails with HTTP 500 (its policy is stored as a
+  dict): deploy.sh needs neither (fixed bootstrap names, key found through its alias).
+- An unchanged re-deploy makes CreateChangeSet fail with "No updates are to be performed."
+  instead of returning an empty change set; deploy.sh treats that wording as "no changes".
+- A TemplateURL (deploy --s3-bucket) is only resolved when its host contains "localhost", so
+  the endpoint is http://localhost:<port> although the server binds 127.0.0.1.
+- get_role_policy returns the policy document as a Python repr string, not JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infrastructure.support import ASL_FILE, DEPLOY_SH, INFRA, REPO, RUN_JOB, VENV_BIN
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+PREFIX = f"lakehouse-dev-{ACCOUNT}-{REGION}"
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """The environment for deploy.sh: the venv's aws CLI first on PATH, and no AWS settings of
+    the machine (profiles, real credentials, instance metadata) leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_DEFAULT_REGION=REGION,
+        # Nothing listens on port 9: a stray call fails fast instead of reaching AWS.
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+    )
+    env.update(overrides)
+    return env
+
+
+def deploy(
+    *args: str, env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(DEPLOY_SH), *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def error_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0
+    assert len(lines) == 1, done.stderr  # one clear line, no traceback
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- dry run and errors
+def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path: Path) -> None:
+    # No credentials and an unreachable endpoint: a dry run needs neither.
+    done = deploy("--dry-run", "dev", env=base_env())
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "dry run" in out
+    for expected in (
+        "cloudformation deploy --stack-name lakehouse-dev-bootstrap",
+        "uv build --wheel",
+        f"s3 cp --recursive --only-show-errors {REPO}/build/deploy/dev/glue/",
+        "cloudformation package --template-file",
+        "cloudformation deploy --stack-name lakehouse-dev --template-file",
+        "--capabilities CAPABILITY_NAMED_IAM",
+        "--no-fail-on-empty-changeset",
+        "GlueWorkerCount=2",
+        "Environment=dev",
+        "--tags project=lakehouse environment=dev",
+    ):
+        assert expected in out, expected
+    assert out.count("--no-fail-on-empty-changeset") == 2
+
+
+def test_missing_parameter(tmp_path: Path) -> None:
+    config = json.loads((INFRA / "parameters" / "dev.json").read_text())
+    del config["Parameters"]["GlueWorkerCount"]
+    params = tmp_path / "dev.json"
+    params.write_text(json.dumps(config))
+    line = error_line(deploy("--dry-run", "--params", str(params), "dev", env=base_env()))
+    assert line == f"deploy.sh: error: {params} is missing required parameter(s): GlueWorkerCount"
+
+
+def test_parameter_deploy_sh_computes_is_rejected(tmp_path: Path) -> None:
+    config = json.loads((INFRA / "parameters" / "dev.json").read_text())
+    config["Parameters"]["ArtifactsPrefix"] = "glue/000000000000"
+    params = tmp_path / "dev.json"
+    params.write_text(json.dumps(config))
+    line = error_line(deploy("--dry-run", "--params", str(params), "dev", env=base_env()))
+    assert "sets ArtifactsPrefix, which deploy.sh computes itself" in line
+
+
+def test_unknown_environment() -> None:
+    line = error_line(deploy("qa", env=base_env()))
+    assert line == f"deploy.sh: error: no parameter file {INFRA}/parameters/qa.json"
+
+
+def test_missing_environment() -> None:
+    assert "missing environment" in error_line(deploy(env=base_env()))
+
+
+def test_missing_aws_cli(tmp_path: Path) -> None:
+    # A PATH with bash and coreutils but no aws.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname", "python3"):
+        found = shutil.which(tool)
+        assert found
+        (bin_dir / tool).symlink_to(found)
+    env = base_env(PATH=str(bin_dir))
+    done = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(DEPLOY_SH), "dev"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert error_line(done).startswith("deploy.sh: error: the aws CLI is not on PATH")
+
+
+def test_missing_credentials() -> None:
+    line = error_line(deploy("dev", env=base_env()))
+    assert line.startswith("deploy.sh: error: no usable AWS credentials (")
+    assert "Unable to locate credentials" in line
+
+
+def test_missing_region() -> None:
+    env = base_env()
+    del env["AWS_DEFAULT_REGION"]
+    line = error_line(deploy("--dry-run", "dev", env=env))
+    assert line.startswith("deploy.sh: error: no AWS region")
+
+
+# --------------------------------------------------------------------------- moto integration
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = VENV_BIN / "moto_server"
+    if not server.exists():
+        pytest.skip(f"moto_server is not installed next to {VENV_BIN}")
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip(f"moto server did not start: {log.read_text()[-500:]}")
+                time.sleep(0.2)
+        yield f"http://localhost:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_endpoint: str) -> dict[str, Any]:
+    """Runs deploy.sh dev twice (the second run must change nothing) against moto."""
+    env = base_env(
+        AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    first = deploy("dev", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = deploy("dev", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    return {"endpoint": moto_endpoint, "first": first, "second": second}
+
+
+def client(deployed: dict[str, Any], service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=deployed["endpoint"],
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def deployed_template(deployed: dict[str, Any], stack: str) -> dict[str, Any]:
+    from cfnlint.decode import decode_str
+
+    body = client(deployed, "cloudformation").get_template(StackName=stack)["TemplateBody"]
+    template, errors = decode_str(body if isinstance(body, str) else json.dumps(body))
+    assert not errors and template is not None
+    return dict(template)
+
+
+def key_arn(deployed: dict[str, Any]) -> str:
+    aliases = client(deployed, "kms").list_aliases()["Aliases"]
+    key_id = next(a["TargetKeyId"] for a in aliases if a["AliasName"] == "alias/lakehouse-dev-data")
+    return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+
+
+@pytest.mark.integration
+def test_stacks_deploy_and_redeploy_idempotently(deployed: dict[str, Any]) -> None:
+    cfn = client(deployed, "cloudformation")
+    for stack in ("lakehouse-dev-bootstrap", "lakehouse-dev"):
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert deployed["first"].stdout.count("Successfully created/updated stack") == 2
+    assert deployed["second"].stdout.count("No changes to deploy") == 2
+    assert "Successfully created/updated stack" not in deployed["second"].stdout
+
+
+@pytest.mark.integration
+def test_kms_key(deployed: dict[str, Any]) -> None:
+    kms = client(deployed, "kms")
+    key_id = key_arn(deployed).rsplit("/", 1)[1]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"]
+
+
+@pytest.mark.integration
+def test_buckets(deployed: dict[str, Any]) -> None:
+    s3 = client(deployed, "s3")
+    kinds = {"access-logs", "artifacts", "landing", "lakehouse", "athena-results"}
+    names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert {f"{PREFIX}-{kind}" for kind in kinds} <= names
+    # Encryption is what moto applies: the data key everywhere, SSE-S3 for access logs.
+    for kind in kinds:
+        rule = s3.get_bucket_encryption(Bucket=f"{PREFIX}-{kind}")[
+            "ServerSideEncryptionConfiguration"
+        ]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+        if kind == "access-logs":
+            assert rule == {"SSEAlgorithm": "AES256"}
+        else:
+            assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn(deployed)}
+    # Versioning, public-access block, access logging and TLS-only policies: moto does not
+    # apply them, so check them on the templates the stacks were deployed with.
+    for stack in ("lakehouse-dev-bootstrap", "lakehouse-dev"):
+        resources = deployed_template(deployed, stack)["Resources"]
+        buckets = {n: r for n, r in resources.items() if r["Type"] == "AWS::S3::Bucket"}
+        policies = [r for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"]
+        for name, bucket in buckets.items():
+            props = bucket["Properties"]
+            assert props["VersioningConfiguration"] == {"Status": "Enabled"}, name
+            assert set(props["PublicAccessBlockConfiguration"].values()) == {True}, name
+            assert props["LifecycleConfiguration"]["Rules"], name
+            if name != "AccessLogsBucket":
+                assert props["LoggingConfiguration"]["DestinationBucketName"], name
+            assert any(
+                p["Properties"]["Bucket"] == {"Ref": name}
+                and p["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]
+                == {"Bool": {"aws:SecureTransport": "false"}}
+                for p in policies
+            ), f"{name} has no TLS-only policy"
+
+
+@pytest.mark.integration
+def test_glue_artifacts_uploaded(deployed: dict[str, Any]) -> None:
+    s3 = client(deployed, "s3")
+    bucket = f"{PREFIX}-artifacts"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="glue/")["Contents"]]
+    prefixes = {k.rsplit("/", 1)[0] for k in keys}
+    assert len(prefixes) == 1, prefixes  # the re-deploy reused the content-addressed prefix
+    prefix = prefixes.pop()
+    names = {k.rsplit("/", 1)[1] for k in keys}
+    wheel = next(n for n in names if n.endswith(".whl"))
+    assert names == {"run_job.py", "requirements.txt", wheel}
+    assert wheel.startswith("etl-") and wheel.endswith("-py3-none-any.whl")
+    body = s3.get_object(Bucket=bucket, Key=f"{prefix}/run_job.py")["Body"].read()
+    assert body == RUN_JOB.read_bytes()
+    pins = s3.get_object(Bucket=bucket, Key=f"{prefix}/requirements.txt")["Body"].read().decode()
+    assert sorted(line.split("==")[0] for line in pins.split()) == [
+        "deltalake", "great-expectations", "openpyxl", "python-calamine",
+    ]  # fmt: skip
+    # The stack points the (emulator-skipped) Glue job at exactly these artifacts.
+    params = {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in client(deployed, "cloudformation").describe_stacks(StackName="lakehouse-dev")[
+            "Stacks"
+        ][0]["Parameters"]
+    }
+    assert params["ArtifactsPrefix"] == prefix
+    assert params["WheelFileName"] == wheel
+    assert params["KmsKeyArn"] == key_arn(deployed)
+
+
+@pytest.mark.integration
+def test_state_machine(deployed: dict[str, Any]) -> None:
+    sfn = client(deployed, "stepfunctions")
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:lakehouse-dev-pipeline"
+    machine = sfn.describe_state_machine(stateMachineArn=arn)
+    assert machine["type"] == "STANDARD"
+    assert machine["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/lakehouse-dev-pipeline"
+    # The definition: `cloudformation package` uploaded the ASL file and the deployed template
+    # points at that object, with the stack's substitutions.
+    props = deployed_template(deployed, "lakehouse-dev")["Resources"]["PipelineStateMachine"][
+        "Properties"
+    ]
+    location = props["DefinitionS3Location"]
+    assert location["Bucket"] == f"{PREFIX}-artifacts"
+    uploaded = client(deployed, "s3").get_object(Bucket=location["Bucket"], Key=location["Key"])
+    assert uploaded["Body"].read() == ASL_FILE.read_bytes()
+    assert props["DefinitionSubstitutions"]["LandingBucket"] == {"Ref": "LandingBucket"}
+
+
+@pytest.mark.integration
+def test_alerts_topic_and_lock_table(deployed: dict[str, Any]) -> None:
+    sns = client(deployed, "sns")
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:lakehouse-dev-alerts"
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["KmsMasterKeyId"] == key_arn(deployed)
+    table = client(deployed, "dynamodb").describe_table(TableName="lakehouse-dev-pipeline-lock")
+    assert table["Table"]["KeySchema"] == [{"AttributeName": "lock_id", "KeyType": "HASH"}]
+    assert table["Table"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.integration
+def test_event_rules(deployed: dict[str, Any]) -> None:
+    events = client(deployed, "events")
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:lakehouse-dev-pipeline"
+    trigger_role = f"arn:aws:iam::{ACCOUNT}:role/lakehouse-dev-pipeline-trigger"
+
+    marker = events.describe_rule(Name="lakehouse-dev-raw-batch-ready")
+    assert marker["State"] == "ENABLED"
+    assert json.loads(marker["EventPattern"]) == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [f"{PREFIX}-landing"]},
+            "object": {"key": [{"wildcard": "raw/*/_SUCCESS"}]},
+        },
+    }
+    [target] = events.list_targets_by_rule(Rule="lakehouse-dev-raw-batch-ready")["Targets"]
+    assert (target["Arn"], target["RoleArn"]) == (machine, trigger_role)
+    assert target["InputTransformer"]["InputPathsMap"] == {"key": "$.detail.object.key"}
+
+    schedule = events.describe_rule(Name="lakehouse-dev-daily-sweep")
+    assert schedule["ScheduleExpression"] == "cron(0 5 * * ? *)"
+    assert schedule["State"] == "DISABLED"  # dev.json: no daily sweep in dev
+    [target] = events.list_targets_by_rule(Rule="lakehouse-dev-daily-sweep")["Targets"]
+    assert (target["Arn"], json.loads(target["Input"])) == (machine, {"trigger": "schedule"})
+
+    glue_failed = events.describe_rule(Name="lakehouse-dev-glue-job-failed")
+    pattern = json.loads(glue_failed["EventPattern"])
+    assert pattern["source"] == ["aws.glue"]
+    assert pattern["detail"]["state"] == ["FAILED", "TIMEOUT", "ERROR"]
+    [target] = events.list_targets_by_rule(Rule="lakehouse-dev-glue-job-failed")["Targets"]
+    assert target["Arn"].endswith(":log-group:/aws/events/lakehouse-dev-glue-failures")
+
+
+@pytest.mark.integration
+def test_log_groups_have_retention(deployed: dict[str, Any]) -> None:
+    groups = client(deployed, "logs").describe_log_groups()["logGroups"]
+    retention = {g["logGroupName"]: g.get("retentionInDays") for g in groups}
+    assert retention == {
+        "/aws-glue/lakehouse-dev/error": 30,
+        "/aws-glue/lakehouse-dev/output": 30,
+        "/aws/events/lakehouse-dev-glue-failures": 30,
+        "/aws/vendedlogs/states/lakehouse-dev-pipeline": 30,
+    }
+
+
+def role_policy(iam: Any, role: str) -> dict[str, Any]:
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    if isinstance(document, str):  # moto: a Python repr
+        document = ast.literal_eval(document)
+    assert isinstance(document, dict)
+    return document
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+@pytest.mark.integration
+def test_iam_roles_are_least_privilege(deployed: dict[str, Any]) -> None:
+    iam = client(deployed, "iam")
+    expected = {
+        "lakehouse-dev-glue-job": "glue.amazonaws.com",
+        "lakehouse-dev-pipeline": "states.amazonaws.com",
+        "lakehouse-dev-pipeline-trigger": "events.amazonaws.com",
+    }
+    # Statements allowed a "*" resource: their APIs have no resource-level permissions.
+    wildcard_ok = {"PublishJobMetrics", "ExecutionLogDelivery"}
+    for role, service in expected.items():
+        trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        if isinstance(trust, str):
+            trust = json.loads(trust)
+        [statement] = trust["Statement"]
+        assert statement["Principal"] == {"Service": service}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+        for statement in role_policy(iam, role)["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = as_list(statement["Action"])
+            assert all(a != "*" and not a.endswith(":*") for a in actions), (role, actions)
+            resources = as_list(statement["Resource"])
+            if "*" in resources:
+                assert statement.get("Sid") in wildcard_ok, (role, statement)
+    # The trigger role can start this state machine and nothing else.
+    [start] = role_policy(iam, "lakehouse-dev-pipeline-trigger")["Statement"]
+    assert start["Action"] == "states:StartExecution"
+    assert start["Resource"].endswith(":stateMachine:lakehouse-dev-pipeline")
