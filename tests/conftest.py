@@ -51,3 +51,19 @@ def make_context(spark: SparkSession, lakehouse: Path):  # type: ignore[no-untyp
         return new_context(settings, spark)
 
     return _make
+
+
+SAMPLE_DATA = REPO / "data"
+
+
+@pytest.fixture(scope="session")
+def sample_lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
+    """A lakehouse built once per session by the whole pipeline from the sample files in data/."""
+    from etl.pipeline import run_pipeline, select_jobs
+
+    settings = Settings(
+        source_dir=str(SAMPLE_DATA), lakehouse_dir=str(tmp_path_factory.mktemp("sample") / "lh")
+    )
+    ctx = new_context(settings, spark)
+    run_pipeline(ctx, select_jobs())
+    return ctx
