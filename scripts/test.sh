@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Every check that runs offline: lint, format, types, then the test suite.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -k gold`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+export GX_ANALYTICS_ENABLED=false
+export UV_PYTHON="${UV_PYTHON:-3.11}"
+
+uv sync --frozen
+echo "== ruff"; uv run --frozen ruff check .
+uv run --frozen ruff format --check .
+echo "== mypy"; uv run --frozen mypy
+echo "== pytest"; uv run --frozen pytest "$@"
