@@ -9,6 +9,8 @@
 #
 # Usage: infrastructure/deploy.sh [--dry-run] [--params FILE] <dev|staging|prod>
 set -euo pipefail
+# aws CLI v2 pipes long output (the outputs table) through a pager, which would wait for a key.
+export AWS_PAGER=""
 
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(dirname "$INFRA_DIR")"

@@ -153,6 +153,14 @@ def test_missing_region() -> None:
     assert line.startswith("deploy.sh: error: no AWS region")
 
 
+def test_aws_cli_pager_is_off() -> None:
+    """CLI v2 would page `describe-stacks --output table` and hang a CI job waiting for a key."""
+    lines = DEPLOY_SH.read_text().splitlines()
+    export = lines.index('export AWS_PAGER=""')
+    first_aws_call = next(i for i, line in enumerate(lines) if "command -v aws" in line)
+    assert export < first_aws_call
+
+
 # --------------------------------------------------------------------------- moto integration
 def free_port() -> int:
     with socket.socket() as s:
