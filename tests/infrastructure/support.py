@@ -18,8 +18,9 @@ RUN_JOB = INFRA / "glue" / "run_job.py"
 # Console scripts of the uv environment the tests run in (cfn-lint, aws, moto_server).
 VENV_BIN = Path(sys.executable).parent
 
-# The jobs of the etl package and what each reads (the deployment contract; etl.jobs.JOBS
-# holds the same list but may not be importable while etl is written).
+# The jobs of the etl package and what each reads: the deployment contract the state machine is
+# checked against. test_statemachine proves it covers etl.jobs.JOBS (same jobs, every declared
+# dependency included; gold is stricter here: each gold job waits for all of silver).
 JOB_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "bronze.products": (),
     "bronze.orders": (),

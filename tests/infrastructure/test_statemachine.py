@@ -75,6 +75,16 @@ def test_every_job_module_runs_exactly_once(asl: dict[str, Any]) -> None:
     assert set(job_states(asl)) == set(JOB_DEPENDENCIES)
 
 
+def test_contract_covers_etl_jobs() -> None:
+    """etl.jobs.JOBS is the source of truth: the same jobs, and every dependency it declares is
+    one the ordering test below proves (the contract may only be stricter)."""
+    from etl.jobs import JOBS
+
+    assert set(JOBS) == set(JOB_DEPENDENCIES)
+    for job, reads in JOBS.items():
+        assert set(reads) <= set(JOB_DEPENDENCIES[job]), job
+
+
 @pytest.mark.parametrize("job", sorted(JOB_DEPENDENCIES))
 def test_jobs_run_after_everything_they_read(asl: dict[str, Any], job: str) -> None:
     """Topological check: with a dependency's state removed from the graph the job's state is
