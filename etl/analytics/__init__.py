@@ -1,0 +1,1 @@
+"""Analytics over the lakehouse: the shared Athena SQL, a local query engine and the dashboard."""
