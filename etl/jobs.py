@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
-from etl.errors import EtlError
+from etl.errors import DataQualityError, EtlError
 from etl.settings import Settings, add_common_arguments, settings_from_args
 from etl.storage import TableStore, get_table_store
 
@@ -98,6 +98,11 @@ def run_job(job: str, ctx: JobContext) -> JobResult:
     run: Callable[[JobContext], JobResult] = importlib.import_module(module_of(job)).run
     started = time.perf_counter()
     result = run(ctx)
+    layer, name = job.split(".")
+    if ctx.settings.validate and layer in ("silver", "gold"):
+        from etl.quality.validate import validate_table
+
+        validate_table(ctx, layer, name)
     result.seconds = round(time.perf_counter() - started, 2)
     record_run(ctx, result)
     log.info(
@@ -117,7 +122,13 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    for noisy in ("py4j", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def exit_code(exc: EtlError) -> int:
+    """2 for unusable input or configuration, 3 for a failed error-severity expectation."""
+    return 3 if isinstance(exc, DataQualityError) else 2
 
 
 def job_main(job: str, description: str, argv: list[str] | None = None) -> int:
@@ -131,7 +142,7 @@ def job_main(job: str, description: str, argv: list[str] | None = None) -> int:
         result = run_job(job, ctx)
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
     from etl.summary import format_summary
 
     print(format_summary([result]))

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from etl.accounting import balances, format_balances
 from etl.contracts import CONTRACTS
 from etl.errors import EtlError
-from etl.jobs import JOBS, JobContext, JobResult, configure_logging, new_context, run_job
+from etl.jobs import (
+    JOBS,
+    JobContext,
+    JobResult,
+    configure_logging,
+    exit_code,
+    new_context,
+    run_job,
+)
 from etl.settings import add_common_arguments, settings_from_args
 from etl.sources import check_structure, discover
 from etl.summary import format_summary
@@ -53,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         accounts = balances(ctx)
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
     print(format_summary(results))
     print()
     print(format_balances(accounts))

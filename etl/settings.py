@@ -56,6 +56,7 @@ class Settings:
     batch_id: str = field(default_factory=_new_batch_id)
     files: tuple[str, ...] = ()
     vacuum_retention_hours: int = DEFAULT_VACUUM_RETENTION_HOURS
+    validate: bool = True  # run the Great Expectations suite after each silver and gold write
 
     def table_path(self, layer: str, name: str) -> str:
         """Location of a table: `<lakehouse>/<layer>/<name>` (part of the public interface)."""
@@ -87,6 +88,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="identifier recorded on every row this run writes [ETL_BATCH_ID, default: new id]",
     )
     parser.add_argument(
+        "--no-validate",
+        dest="validate",
+        action="store_false",
+        default=env("ETL_VALIDATE", "true").lower() not in ("0", "false", "no"),
+        help="skip Great Expectations validation of silver and gold [ETL_VALIDATE=false]",
+    )
+    parser.add_argument(
         "--files",
         default=env("ETL_FILES", ""),
         help="comma-separated source files to ingest (default: every file under --source-dir)",
@@ -101,4 +109,5 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         backend=args.backend,
         batch_id=args.batch_id or _new_batch_id(),
         files=files,
+        validate=args.validate,
     )

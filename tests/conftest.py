@@ -58,7 +58,8 @@ SAMPLE_DATA = REPO / "data"
 
 @pytest.fixture(scope="session")
 def sample_lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
-    """A lakehouse built once per session by the whole pipeline from the sample files in data/."""
+    """A lakehouse built once per session by the whole pipeline from the sample files in data/,
+    validated by Great Expectations after every silver and gold write."""
     from etl.pipeline import run_pipeline, select_jobs
 
     settings = Settings(

@@ -94,7 +94,8 @@ class Run:
 
 
 def run(spark: SparkSession, source: Path, lakehouse: Path) -> Run:
-    ctx = new_context(Settings(source_dir=str(source), lakehouse_dir=str(lakehouse)), spark)
+    settings = Settings(source_dir=str(source), lakehouse_dir=str(lakehouse), validate=False)
+    ctx = new_context(settings, spark)
     results = {r.job: r for r in run_pipeline(ctx, select_jobs())}
     paths = {t: ctx.path(*t.split("/")) for t in ALL_TABLES}
     tables = {t: ctx.store.read(p).localCheckpoint() for t, p in paths.items()}
