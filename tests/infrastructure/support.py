@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infrastructure"
@@ -14,6 +22,7 @@ TEMPLATES = sorted((INFRA / "templates").glob("*.yaml"))
 MAIN_TEMPLATE = INFRA / "templates" / "lakehouse.yaml"
 ASL_FILE = INFRA / "statemachine" / "pipeline.asl.json"
 DEPLOY_SH = INFRA / "deploy.sh"
+SMOKE_RUN_SH = INFRA / "smoke_run.sh"
 RUN_JOB = INFRA / "glue" / "run_job.py"
 # Console scripts of the uv environment the tests run in (cfn-lint, aws, moto_server).
 VENV_BIN = Path(sys.executable).parent
@@ -96,3 +105,88 @@ def glue_job_of_task(state: State) -> str | None:
         return None
     job: str = state["Arguments"]["Arguments"]["--etl_job"]
     return job
+
+
+# --------------------------------------------------------------------------- moto and the aws CLI
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's default account
+
+
+def aws_env(**overrides: str) -> dict[str, str]:
+    """The environment for the infrastructure scripts: the venv's aws CLI first on PATH, and no
+    AWS settings of the machine (profiles, real credentials, instance metadata) leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_DEFAULT_REGION=REGION,
+        # Nothing listens on port 9: a stray call fails fast instead of reaching AWS.
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+    )
+    env.update(overrides)
+    return env
+
+
+def moto_credentials(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """A moto server on 127.0.0.1 for the duration of the block; yields its endpoint. Skips
+    the calling test, with the reason, when the server is missing or does not start.
+
+    The endpoint says "localhost": moto resolves a CloudFormation TemplateURL only when its
+    host contains "localhost" (see test_deploy)."""
+    server = VENV_BIN / "moto_server"
+    if not server.exists():
+        pytest.skip(f"moto_server is not installed next to {VENV_BIN}")
+    port = _free_port()
+    log = log_dir / "moto.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip(f"moto server did not start: {log.read_text()[-500:]}")
+                time.sleep(0.2)
+        yield f"http://localhost:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def boto_client(endpoint: str, service: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

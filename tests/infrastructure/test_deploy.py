@@ -23,40 +23,33 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.infrastructure.support import ASL_FILE, DEPLOY_SH, INFRA, REPO, RUN_JOB, VENV_BIN
+from tests.infrastructure.support import (
+    ACCOUNT,
+    ASL_FILE,
+    DEPLOY_SH,
+    INFRA,
+    REGION,
+    REPO,
+    RUN_JOB,
+    aws_env,
+    boto_client,
+    moto_credentials,
+    moto_server,
+)
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"  # moto's default account
 PREFIX = f"lakehouse-dev-{ACCOUNT}-{REGION}"
 
 
 def base_env(**overrides: str) -> dict[str, str]:
-    """The environment for deploy.sh: the venv's aws CLI first on PATH, and no AWS settings of
-    the machine (profiles, real credentials, instance metadata) leaking in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_DEFAULT_REGION=REGION,
-        # Nothing listens on port 9: a stray call fails fast instead of reaching AWS.
-        AWS_ENDPOINT_URL="http://127.0.0.1:9",
-    )
-    env.update(overrides)
-    return env
+    return aws_env(**overrides)
 
 
 def deploy(
@@ -162,51 +155,16 @@ def test_aws_cli_pager_is_off() -> None:
 
 
 # --------------------------------------------------------------------------- moto integration
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = VENV_BIN / "moto_server"
-    if not server.exists():
-        pytest.skip(f"moto_server is not installed next to {VENV_BIN}")
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip(f"moto server did not start: {log.read_text()[-500:]}")
-                time.sleep(0.2)
-        yield f"http://localhost:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
 def deployed(moto_endpoint: str) -> dict[str, Any]:
     """Runs deploy.sh dev twice (the second run must change nothing) against moto."""
-    env = base_env(
-        AWS_ENDPOINT_URL=moto_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-    )
+    env = base_env(**moto_credentials(moto_endpoint))
     first = deploy("dev", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     second = deploy("dev", env=env)
@@ -215,15 +173,7 @@ def deployed(moto_endpoint: str) -> dict[str, Any]:
 
 
 def client(deployed: dict[str, Any], service: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=deployed["endpoint"],
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return boto_client(deployed["endpoint"], service)
 
 
 def deployed_template(deployed: dict[str, Any], stack: str) -> dict[str, Any]:
