@@ -78,6 +78,12 @@ class Contract:
         return tuple(f.source for f in self.fields)
 
     @property
+    def numeric_source_columns(self) -> tuple[str, ...]:
+        """Source columns parsed as numbers: a file whose column holds only text is unusable."""
+        numeric = ("bigint", "int", "decimal", "double")
+        return tuple(f.source for f in self.fields if f.dtype.startswith(numeric))
+
+    @property
     def silver_columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.keep) + tuple(d[0] for d in self.derived)
 

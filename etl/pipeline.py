@@ -37,7 +37,8 @@ def preflight(ctx: JobContext, jobs: Sequence[str]) -> None:
     datasets = {j.split(".")[1] for j in jobs if j.startswith("bronze.")}
     for file in discover(ctx.settings.source_dir, ctx.settings.files):
         if file.dataset in datasets:
-            check_structure(file, CONTRACTS[file.dataset].source_columns)
+            contract = CONTRACTS[file.dataset]
+            check_structure(file, contract.source_columns, contract.numeric_source_columns)
 
 
 def run_pipeline(ctx: JobContext, jobs: Sequence[str]) -> list[JobResult]:

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
 CSV_DELIMITERS = ",;\t|"
+# A numeric column is checked on a sheet's first rows: if at least NUMERIC_EVIDENCE of them hold
+# a value and none is a number, the column holds the wrong content and the file is rejected
+# (a few bad cells among numbers are row faults and go to quarantine instead).
+NUMERIC_SAMPLE_ROWS = 100
+NUMERIC_EVIDENCE = 3
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,9 @@ def cell_text(value: object) -> str | None:
     return text if text.strip() != "" else None
 
 
-def read_source(file: SourceFile, columns: tuple[str, ...]) -> SourceRows:
+def read_source(
+    file: SourceFile, columns: tuple[str, ...], numeric: tuple[str, ...] = ()
+) -> SourceRows:
     """Read one file; raise SourceFileError for anything that makes it unusable."""
     with _local_copy(file.uri) as local:
         if os.path.getsize(local) == 0:
@@ -173,7 +180,7 @@ def read_source(file: SourceFile, columns: tuple[str, ...]) -> SourceRows:
     blank = 0
     extras: set[str] = set()
     for sheet, grid in sheets:
-        sheet_rows, sheet_blank, sheet_extra = _shape(file.name, sheet, grid, columns)
+        sheet_rows, sheet_blank, sheet_extra = _shape(file.name, sheet, grid, columns, numeric)
         rows.extend(sheet_rows)
         blank += sheet_blank
         extras.update(sheet_extra)
@@ -187,18 +194,22 @@ def read_source(file: SourceFile, columns: tuple[str, ...]) -> SourceRows:
 
 
 def _csv_rows(path: str, name: str, limit: int | None = None) -> list[list[object]]:
+    with open(path, "rb") as handle:
+        raw = handle.read()
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SourceFileError(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SourceFileError(
+            name, f"not UTF-8 text ({exc.reason}, byte {exc.start})", row=line
+        ) from exc
     first_line = text.split("\n", 1)[0]
     delimiter = max(CSV_DELIMITERS, key=first_line.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     try:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
         return [list(r) for r in itertools.islice(reader, limit)]
     except csv.Error as exc:
-        raise SourceFileError(name, f"malformed CSV: {exc}") from exc
+        raise SourceFileError(name, f"malformed CSV: {exc}", row=reader.line_num) from exc
 
 
 def _workbook_rows(path: str, name: str) -> list[tuple[str | None, list[list[object]]]]:
@@ -237,21 +248,79 @@ def _header(
     return None
 
 
-def check_structure(file: SourceFile, columns: tuple[str, ...]) -> None:
-    """Open a file and check every sheet's header, without reading its rows."""
+def check_structure(
+    file: SourceFile, columns: tuple[str, ...], numeric: tuple[str, ...] = ()
+) -> None:
+    """Open a file and check every sheet's header and first rows, without reading the rest."""
+    limit = NUMERIC_SAMPLE_ROWS + 50
     with _local_copy(file.uri) as local:
         if os.path.getsize(local) == 0:
             raise SourceFileError(file.name, "the file is empty (0 bytes)")
         if file.name.lower().endswith(".csv"):
-            _header(file.name, None, _csv_rows(local, file.name, limit=50), columns)
+            _check_sheet(
+                file.name, None, _csv_rows(local, file.name, limit=limit), columns, numeric
+            )
             return
         try:
             workbook = CalamineWorkbook.from_path(local)
             for sheet in workbook.sheet_names:
-                rows = workbook.get_sheet_by_name(sheet).iter_rows()
-                _header(file.name, sheet, rows, columns)
+                rows = list(itertools.islice(workbook.get_sheet_by_name(sheet).iter_rows(), limit))
+                _check_sheet(file.name, sheet, rows, columns, numeric)
         except (CalamineError, ValueError, OSError) as exc:
             raise _unreadable(file.name, exc) from exc
+
+
+def _check_sheet(
+    name: str,
+    sheet: str | None,
+    rows: Sequence[Sequence[object]],
+    columns: tuple[str, ...],
+    numeric: tuple[str, ...],
+) -> tuple[int, list[str]] | None:
+    """The sheet's header (None when empty), after checking its numeric columns' first rows."""
+    found = _header(name, sheet, rows, columns)
+    if found is not None and numeric:
+        _check_numeric(name, sheet, found, rows, numeric)
+    return found
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(str(value).strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_numeric(
+    name: str,
+    sheet: str | None,
+    header: tuple[int, list[str]],
+    rows: Sequence[Sequence[object]],
+    numeric: tuple[str, ...],
+) -> None:
+    header_at, names = header
+    position = {h.lower(): i for i, h in enumerate(names) if h}
+    sample = rows[header_at + 1 : header_at + 1 + NUMERIC_SAMPLE_ROWS]
+    for column in numeric:
+        i = position[column]
+        filled = [
+            (number, row[i])
+            for number, row in enumerate(sample, start=header_at + 2)
+            if i < len(row) and cell_text(row[i]) is not None
+        ]
+        if len(filled) >= NUMERIC_EVIDENCE and not any(_is_number(v) for _, v in filled):
+            row_number, value = filled[0]
+            raise SourceFileError(
+                name,
+                f"column holds text where numbers are expected (first value {value!r}, "
+                f"no number in its first {len(filled)} values)",
+                sheet=sheet,
+                row=row_number,
+                column=column,
+            )
 
 
 def _unreadable(name: str, exc: Exception) -> SourceFileError:
@@ -260,10 +329,14 @@ def _unreadable(name: str, exc: Exception) -> SourceFileError:
 
 
 def _shape(
-    name: str, sheet: str | None, grid: list[list[object]], columns: tuple[str, ...]
+    name: str,
+    sheet: str | None,
+    grid: list[list[object]],
+    columns: tuple[str, ...],
+    numeric: tuple[str, ...] = (),
 ) -> tuple[list[tuple[object, ...]], int, list[str]]:
     """Map a sheet's header onto the dataset's columns; return rows, blank rows, extra columns."""
-    found = _header(name, sheet, grid, columns)
+    found = _check_sheet(name, sheet, grid, columns, numeric)
     if found is None:
         log.warning("%s sheet %r is empty; skipped", name, sheet)
         return [], 0, []

@@ -39,3 +39,54 @@ def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def order(order_id: int, user: int, ts: str, amount: float) -> list[object]:
+    return [1, order_id, user, ts, amount, ts[:10]]
+
+
+def item(
+    i: int, order_id: int, user: int, product: int, ts: str, reordered: int = 0
+) -> list[object]:
+    return [i, order_id, user, 3, product, 1, reordered, ts, ts[:10]]
+
+
+def write_sources(src: Path) -> Path:
+    write_csv(
+        src / "products.csv",
+        "product_id,department_id,department,product_name\n"
+        "1,1,Books,Product_1\n2,1,Home,Product_2\n3,2,Home,\n",
+    )
+    write_workbook(
+        src / "orders_apr_2025.xlsx",
+        {
+            "2025-04-01": [
+                ORDER_COLUMNS,
+                order(10000, 1001, "2025-04-01T10:00:00", 10.5),
+                order(10001, 1002, "2025-04-01T11:00:00", 20),
+                order(10002, 1003, "2025-04-01T12:00:00", -1),  # rejected: negative
+            ],
+            "2025-04-02": [
+                ORDER_COLUMNS,
+                order(10003, 1001, "2025-04-02T09:00:00", 30.25),
+                order(10000, 1001, "2025-04-01T10:00:00", 10.5),  # same order again: duplicate
+            ],
+        },
+    )
+    write_workbook(
+        src / "order_items_apr_2025.xlsx",
+        {
+            "2025-04-01": [
+                ITEM_COLUMNS,
+                item(1, 10000, 1001, 1, "2025-04-01T10:00:00"),
+                item(2, 10000, 1001, 2, "2025-04-01T10:00:00", reordered=1),
+                item(3, 10001, 1002, 1, "2025-04-01T11:00:00"),
+                item(4, 10099, 1009, 1, "2025-04-01T13:00:00"),  # orphan: order arrives later
+            ],
+            "2025-04-02": [
+                ITEM_COLUMNS,
+                item(5, 10003, 1001, 2, "2025-04-02T09:00:00", reordered=1),
+            ],
+        },
+    )
+    return src
