@@ -85,6 +85,8 @@ if missing:
 clashing = [k for k in computed if k in params]
 if clashing:
     sys.exit(f"deploy.sh: error: {path} sets {', '.join(clashing)}, which deploy.sh computes itself")
+if "lakehouse:environment" in tags:
+    sys.exit(f"deploy.sh: error: {path} sets the tag lakehouse:environment, which deploy.sh sets itself")
 for kind, items in (("P", params), ("T", tags)):
     for key, value in items.items():
         print(f"{kind}\t{key}\t{value}")
@@ -144,8 +146,10 @@ cfn_deploy() {
   fi
 }
 
-tag_args=()
-[[ ${#TAGS[@]} -eq 0 ]] || tag_args=(--tags "${TAGS[@]}")
+# Every resource of both stacks carries the environment's tag: the GitHub deploy role may manage
+# only the KMS key that has it (templates/github_oidc.yaml), and it groups the environment's costs.
+TAGS+=("lakehouse:environment=$PROJECT-$ENVIRONMENT")
+tag_args=(--tags "${TAGS[@]}")
 
 # --------------------------------------------------------------------------- 1. bootstrap
 step "bootstrap stack $BOOTSTRAP_STACK"

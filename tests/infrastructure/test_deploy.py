@@ -84,7 +84,8 @@ def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path: Path) -> None:
         "--no-fail-on-empty-changeset",
         "GlueWorkerCount=2",
         "Environment=dev",
-        "--tags project=lakehouse environment=dev",
+        "--tags project=lakehouse environment=dev owner=data-platform"
+        " lakehouse:environment=lakehouse-dev",
     ):
         assert expected in out, expected
     assert out.count("--no-fail-on-empty-changeset") == 2
@@ -106,6 +107,15 @@ def test_parameter_deploy_sh_computes_is_rejected(tmp_path: Path) -> None:
     params.write_text(json.dumps(config))
     line = error_line(deploy("--dry-run", "--params", str(params), "dev", env=base_env()))
     assert "sets ArtifactsPrefix, which deploy.sh computes itself" in line
+
+
+def test_environment_tag_is_reserved(tmp_path: Path) -> None:
+    config = json.loads((INFRA / "parameters" / "dev.json").read_text())
+    config["Tags"]["lakehouse:environment"] = "other"
+    params = tmp_path / "dev.json"
+    params.write_text(json.dumps(config))
+    line = error_line(deploy("--dry-run", "--params", str(params), "dev", env=base_env()))
+    assert "sets the tag lakehouse:environment, which deploy.sh sets itself" in line
 
 
 def test_unknown_environment() -> None:

@@ -23,7 +23,7 @@ def describe(matches: list[Any]) -> list[str]:
 
 
 def test_templates_exist() -> None:
-    assert {p.name for p in TEMPLATES} == {"bootstrap.yaml", "lakehouse.yaml"}
+    assert {p.name for p in TEMPLATES} == {"bootstrap.yaml", "lakehouse.yaml", "github_oidc.yaml"}
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
