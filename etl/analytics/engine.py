@@ -94,7 +94,7 @@ def parse_query(sql: str) -> exp.Query:
 def qualify_tables(statement: exp.Query) -> list[str]:
     """Resolve every table the statement reads to `schema.table`, in place; CTEs are skipped.
 
-    Returns the distinct names in order of appearance.
+    Returns the distinct names, sorted.
     """
     ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
     names: list[str] = []
@@ -111,9 +111,8 @@ def qualify_tables(statement: exp.Query) -> list[str]:
         table.set("catalog", None)
         table.set("db", exp.to_identifier(schema))
         table.set("this", exp.to_identifier(table.name.lower()))
-        if name not in names:
-            names.append(name)
-    return names
+        names.append(name)
+    return sorted(set(names))
 
 
 def to_duckdb(sql: str) -> tuple[str, list[str]]:

@@ -1,0 +1,121 @@
+"""`python -m etl.query`: output formats, files, and errors as one line with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from etl.analytics.named_queries import ATHENA_SQL_DIR
+from etl.jobs import JobContext
+from etl.query import main
+
+SQL = "SELECT order_date, total_orders, total_revenue FROM gold.daily_sales ORDER BY order_date"
+
+
+def lakehouse_args(ctx: JobContext) -> list[str]:
+    return ["--lakehouse-dir", ctx.settings.lakehouse_dir]
+
+
+def test_table_format_is_the_default(
+    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*lakehouse_args(sample_lakehouse), SQL]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["order_date", "total_orders", "total_revenue"]
+    assert set(lines[1]) <= {"-", " "}
+    assert lines[2].split()[0] == "2025-04-01"
+    assert lines[-1] == f"({len(lines) - 3} rows)"
+
+
+def test_csv_prints_the_header_then_the_rows(
+    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*lakehouse_args(sample_lakehouse), "--format", "csv", SQL]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["order_date", "total_orders", "total_revenue"]
+    assert rows[1][0] == "2025-04-01"
+    assert all(len(r) == 3 for r in rows)
+    assert int(rows[1][1]) > 0 and float(rows[1][2]) > 0
+
+
+def test_json_prints_one_object_per_row(
+    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*lakehouse_args(sample_lakehouse), "--format", "json", SQL]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert list(rows[0]) == ["order_date", "total_orders", "total_revenue"]
+    assert rows[0]["order_date"] == "2025-04-01"
+    assert isinstance(rows[0]["total_revenue"], float)
+
+
+def test_a_query_file_runs(
+    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = ATHENA_SQL_DIR / "repeat_purchase_rate.sql"
+    assert main([*lakehouse_args(sample_lakehouse), "--file", str(path), "--format", "csv"]) == 0
+    header, values = capsys.readouterr().out.splitlines()
+    assert header.startswith("customers,repeat_customers,repeat_purchase_rate")
+    assert int(values.split(",")[0]) > 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM gold.no_such_table", "error: unknown table gold.no_such_table"),
+        ("SELEC * FROM gold.daily_sales", "error: invalid SQL"),
+        ("SELECT no_such_column FROM gold.daily_sales", "error: Binder Error"),
+    ],
+)
+def test_errors_are_one_line_on_stderr_with_exit_code_2(
+    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str], sql: str, message: str
+) -> None:
+    assert main([*lakehouse_args(sample_lakehouse), sql]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(message)
+    assert err.count("\n") == 1
+
+
+def test_a_missing_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lakehouse-dir", str(tmp_path), "--file", str(tmp_path / "nope.sql")]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot read")
+
+
+def test_list_names_every_query(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for path in ATHENA_SQL_DIR.glob("*.sql"):
+        assert f"  {path.stem}: " in out
+
+
+@pytest.mark.integration
+def test_the_module_runs_as_a_command(tmp_path: Path) -> None:
+    """The real entry point, without Spark: fast, and the exit code reaches the shell."""
+    ok = subprocess.run(
+        [sys.executable, "-m", "etl.query", "--format", "csv", "SELECT 1 AS one"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (ok.returncode, ok.stdout) == (0, "one\n1\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "etl.query", "--lakehouse-dir", str(tmp_path), "SELECT * FROM x.y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert len(bad.stderr.splitlines()) == 1
+
+
+def test_query_and_report_do_not_start_spark() -> None:
+    code = "import sys, etl.query, etl.report; print('pyspark' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
