@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.api import lint, lint_file
 
-from tests.infrastructure.support import INFRA, TEMPLATES, load_asl, load_template
-
-# The checkov release the project lints with (run through `uv tool run`, outside the lock:
-# its pinned dependency tree conflicts with the project's).
-CHECKOV = "checkov==3.3.30"
+from tests.infrastructure.support import (
+    INFRA,
+    TEMPLATES,
+    load_asl,
+    load_template,
+    run_checkov,
+)
 
 
 def describe(matches: list[Any]) -> list[str]:
@@ -69,31 +69,9 @@ def test_cfn_lint_asl_check_catches_a_broken_definition() -> None:
     assert "E3601" in {m.rule.id for m in lint(asl_wrapper(broken))}
 
 
-def checkov_command() -> list[str]:
-    if shutil.which("checkov"):
-        return ["checkov"]
-    if shutil.which("uv"):
-        return ["uv", "tool", "run", "--quiet", "--from", CHECKOV, "checkov"]
-    pytest.skip("checkov is not installed and uv is not on PATH to run it")
-
-
 @pytest.mark.integration
 def test_checkov_reports_no_failed_checks() -> None:
-    command = [
-        *checkov_command(),
-        "--directory", str(INFRA), "--framework", "cloudformation",
-        "--skip-download", "--output", "json", "--compact",
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        pytest.skip("checkov did not install or run within 10 minutes")
-    try:
-        report = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        # uv could not install it (no registry access) or checkov crashed before reporting.
-        pytest.skip(f"checkov unavailable: {(done.stderr or done.stdout).strip()[-300:]}")
-    reports = report if isinstance(report, list) else [report]
+    reports = run_checkov(INFRA, "cloudformation")
     summary = {k: sum(r["summary"][k] for r in reports) for k in ("passed", "failed", "skipped")}
     failed = [c for r in reports for c in r["results"]["failed_checks"]]
     assert summary["failed"] == 0, [(c["check_id"], c["resource"], c["file_path"]) for c in failed]
