@@ -8,6 +8,7 @@ All rules run on every row, so a rejected row carries all of its reasons, not ju
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -18,6 +19,13 @@ LINEAGE = ("_source_file", "_source_sheet", "_source_row", "_batch_id", "_ingest
 
 _INTEGER = r"^[+-]?[0-9]+(\.0*)?$"
 _NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_EXPECTED = {
+    "bigint": "a whole number",
+    "int": "a whole number",
+    "decimal": "a decimal number",
+    "timestamp": "an ISO-8601 timestamp",
+    "date": "a yyyy-MM-dd date",
+}
 _TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm[:ss][.SSSSSS]", "yyyy-MM-dd HH:mm[:ss][.SSSSSS]")
 
 
@@ -51,6 +59,48 @@ def parse_failure_code(field: Field) -> str:
 
 def missing_code(field: Field) -> str:
     return f"{field.name}.empty" if field.dtype == "string" else f"{field.name}.null"
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """One reason a row can carry: its code, severity, what it means and whether it retries."""
+
+    code: str
+    severity: Severity
+    description: str
+    retryable: bool = False
+
+
+def catalogue(contract: Contract) -> list[RuleEntry]:
+    """Every reason `check` can give for the contract's rows, in the order it checks them."""
+    entries = []
+    for f in contract.fields:
+        if f.required:
+            entries.append(RuleEntry(missing_code(f), Severity.ERROR, f"{f.source} is empty"))
+        if f.dtype != "string":
+            expected = _EXPECTED.get(f.dtype.split("(")[0], f.dtype)
+            entries.append(
+                RuleEntry(parse_failure_code(f), Severity.ERROR, f"{f.source} is not {expected}")
+            )
+    entries += [RuleEntry(r.code, r.severity, r.description) for r in contract.rules]
+    for ref in contract.references:
+        entries.append(
+            RuleEntry(
+                ref.code,
+                Severity.ERROR,
+                f"no silver {ref.parent} row has {ref.parent_key} = {ref.column}",
+                retryable=True,
+            )
+        )
+        for child, parent_col in ref.same:
+            entries.append(
+                RuleEntry(
+                    ref.mismatch_code(child),
+                    Severity.ERROR,
+                    f"{child} differs from the {ref.parent.rstrip('s')}'s {parent_col}",
+                )
+            )
+    return entries
 
 
 def _flags(conditions: list[tuple[Column, str]]) -> Column:
@@ -108,7 +158,8 @@ def check(
             present = raw_text.isNotNull() & (raw_text != "")
             if f.required:
                 errors.append((~present, missing_code(f)))
-            errors.append((present & F.col(f.name).isNull(), parse_failure_code(f)))
+            if f.dtype != "string":
+                errors.append((present & F.col(f.name).isNull(), parse_failure_code(f)))
         warnings: list[tuple[Column, str]] = []
         for rule in contract.rules:
             violated = F.coalesce(F.expr(rule.violated), F.lit(False))

@@ -18,8 +18,10 @@ from chispa import assert_df_equality
 from openpyxl import Workbook, load_workbook
 from pyspark.sql import DataFrame, SparkSession
 
+from etl.contracts import CONTRACTS, Severity
 from etl.jobs import JobContext, new_context
 from etl.pipeline import run_pipeline, select_jobs
+from etl.quality.row_rules import catalogue
 from etl.settings import DATASETS, GOLD_TABLES, Settings
 from tests.conftest import REPO
 
@@ -155,3 +157,32 @@ def test_clean_rows_reach_silver_and_gold_unchanged(
     expected = payload(clean.store.read(clean.path(*table)))
     assert expected.count() > 0
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+# Error reasons outside the generator's every-rule set; tests/etl/quality/test_row_rules.py
+# (test_reasons_the_sample_generator_does_not_plant) exercises each of them.
+NOT_PLANTED = {
+    ("orders", "order_num.not_integer"),
+    ("orders", "date.unparseable"),
+    ("order_items", "date.unparseable"),
+    ("order_items", "order_timestamp.null"),
+    ("order_items", "add_to_cart_order.null"),
+    ("order_items", "reordered.null"),
+    ("order_items", "reordered.not_integer"),
+    ("products", "department_id.null"),
+}
+
+
+def test_every_error_rule_of_the_contracts_is_planted(
+    planted: tuple[dict[str, Any], JobContext, JobContext],
+) -> None:
+    manifest, _, _ = planted
+    planted_codes = {(e["dataset"], c) for e in manifest["quarantine"] for c in e["reasons"]}
+    error_rules = {
+        (d, e.code)
+        for d, contract in CONTRACTS.items()
+        for e in catalogue(contract)
+        if e.severity is Severity.ERROR
+    }
+    assert planted_codes <= error_rules
+    assert error_rules - planted_codes == NOT_PLANTED

@@ -125,3 +125,32 @@ def test_products_warn_on_ambiguous_department_id_but_keep_the_row(spark: SparkS
         2: ([], ["department_id.ambiguous"]),
         3: (["product_name.empty"], []),
     }
+
+
+def test_reasons_the_sample_generator_does_not_plant(spark: SparkSession) -> None:
+    """The codes outside the generator's every-rule set are exercised here instead."""
+    orders = bronze(
+        spark,
+        ORDERS.source_columns,
+        ("10000", "one", "1001", "2025-04-01T03:39:00", "4.5", "April 1st"),
+    )
+    items = bronze(
+        spark,
+        ORDER_ITEMS.source_columns,
+        ("1", "10000", "1001", "3", "5", "", "", "", "01/04/2025"),
+    )
+    products = bronze(spark, PRODUCTS.source_columns, ("1", "", "Books", "Product_1"))
+    ids = {"orders": 10000, "products": 5}
+    parents = {
+        "orders": spark.createDataFrame([(ids["orders"], 1001)], "order_id bigint, user_id bigint"),
+        "products": spark.createDataFrame([(ids["products"],)], "product_id bigint"),
+    }
+    found = [
+        df.transform(check(contract, parents)).collect()[0]["_errors"]
+        for df, contract in ((orders, ORDERS), (items, ORDER_ITEMS), (products, PRODUCTS))
+    ]
+    assert found == [
+        ["order_num.not_integer", "date.unparseable"],
+        ["add_to_cart_order.null", "reordered.null", "order_timestamp.null", "date.unparseable"],
+        ["department_id.null"],
+    ]

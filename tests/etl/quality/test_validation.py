@@ -1,0 +1,153 @@
+"""Great Expectations validation: results table, offline Data Docs, severities, exit codes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from etl.jobs import JobContext
+from etl.quality import rules_doc
+from etl.quality.data_docs import render_index, strip_external
+from etl.settings import DATASETS, GOLD_TABLES
+from etl.silver import orders_etl
+from tests.conftest import SAMPLE_DATA
+
+TABLES = {f"silver.{d}" for d in DATASETS} | {f"gold.{t}" for t in GOLD_TABLES}
+SITE = Path("_dq", "gx", "uncommitted", "data_docs", "local_site")
+
+
+def test_rules_doc_matches_the_contracts() -> None:
+    assert rules_doc.main(["--check"]) == 0
+
+
+def test_every_table_is_validated_and_recorded(sample_lakehouse: JobContext) -> None:
+    ctx = sample_lakehouse
+    results = ctx.store.read(ctx.path("_audit", "dq_results")).where(F.col("run_id") == ctx.run_id)
+    assert {r["table_name"] for r in results.select("table_name").distinct().collect()} == TABLES
+    failed = {
+        (r["table_name"], r["severity"], r["description"].split(":")[0], r["observed_value"])
+        for r in results.where(~F.col("success")).collect()
+    }
+    # The sample products, like the real ones, reuse department ids across department names.
+    assert failed == {("silver.products", "warn", "department_id.ambiguous", "1000")}
+    unique = results.where(
+        "table_name = 'gold.daily_sales' AND description = 'order_date is unique'"
+    )
+    assert [(r["success"], r["observed_value"]) for r in unique.collect()] == [(True, "0")]
+
+
+def test_data_docs_open_offline_and_list_every_table(sample_lakehouse: JobContext) -> None:
+    site = Path(sample_lakehouse.settings.lakehouse_dir) / SITE
+    index = (site / "index.html").read_text()
+    for table in TABLES:
+        assert f"<td>{table}</td>" in index
+    linked = re.findall(r'href="([^"]+)"', index)
+    assert len(linked) == 2 * len(TABLES) and all((site / href).is_file() for href in linked)
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"(src=\"|<link[^>]*href=\"|url\(')https?://", text), page
+
+
+def test_strip_external_removes_every_fetch_and_keeps_content() -> None:
+    page = (
+        '<html><head><link href="https://cdn.example/x.css" rel="stylesheet">'
+        '<script src="https://cdn.example/x.js"></script><style>a{background:url('
+        "'https://cdn.example/logo.png')}</style></head><body><img src=\"https://x/l.png\">"
+        "<p>42 rows</p><a href='https://docs.example'>docs</a></body></html>"
+    )
+    assert strip_external(page) == (
+        "<html><head><style>a{background:none}</style>"
+        + rules_style()
+        + "</head><body><p>42 rows</p><a href='https://docs.example'>docs</a></body></html>"
+    )
+
+
+def rules_style() -> str:
+    from etl.quality.data_docs import STYLE
+
+    return STYLE
+
+
+def test_index_reports_status_per_table() -> None:
+    row = {"validated_at": "t", "run_id": "r1", "observed_value": "3"}
+    results = [
+        {**row, "table_name": "silver.orders", "success": True, "severity": "error"},
+        {
+            **row,
+            "table_name": "silver.orders",
+            "success": False,
+            "severity": "warn",
+            "description": "freshness",
+        },
+        {
+            **row,
+            "table_name": "gold.daily_sales",
+            "success": False,
+            "severity": "error",
+            "description": "order_date is unique",
+        },
+    ]
+    page = render_index(results, {"silver.orders": {"suite": "expectations/silver/orders.html"}})
+    assert "<td>gold.daily_sales</td><td class='fail'>1 error(s) failed</td><td>1</td>" in page
+    assert "<td>silver.orders</td><td class='warn'>passed, 1 warning(s)</td><td>2</td>" in page
+    assert '<a href="expectations/silver/orders.html">suite</a>' in page
+    assert "<td>order_date is unique</td><td>3</td>" in page
+
+
+def test_failed_error_expectation_fails_the_job_with_exit_3(
+    sample_lakehouse: JobContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Silver tampered with outside the pipeline: validation catches it on the next run."""
+    lakehouse = Path(shutil.copytree(sample_lakehouse.settings.lakehouse_dir, tmp_path / "lh"))
+    store, path = sample_lakehouse.store, str(lakehouse / "silver" / "orders")
+    orders = store.read(path).localCheckpoint()
+    first = orders.agg(F.min("order_id")).first()[0]  # type: ignore[index]
+    negative = F.when(F.col("order_id") == first, F.lit(-5).cast("decimal(12,2)"))
+    store.overwrite(
+        orders.withColumn("total_amount", negative.otherwise(F.col("total_amount"))),
+        path,
+        partition_by=("order_date",),
+    )
+
+    code = orders_etl.main(["--source-dir", str(SAMPLE_DATA), "--lakehouse-dir", str(lakehouse)])
+
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert code == 3
+    assert errors == [
+        "error: silver.orders: expectation UnexpectedRowsExpectation failed: "
+        "total_amount.negative: total_amount below zero (observed 1)"
+    ]
+    recorded = sample_lakehouse.store.read(str(lakehouse / "_audit" / "dq_results"))
+    failed = recorded.where("table_name = 'silver.orders' AND NOT success").collect()
+    assert [r["description"] for r in failed] == ["total_amount.negative: total_amount below zero"]
+
+
+def test_data_docs_render_in_headless_chromium(
+    sample_lakehouse: JobContext, tmp_path: Path
+) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Chromium is not installed (Debian package: chromium)")
+    index = Path(sample_lakehouse.settings.lakehouse_dir) / SITE / "index.html"
+    shot = tmp_path / "data_docs.png"
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1400,900",
+            f"--screenshot={shot}",
+            index.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000  # a blank page of this size compresses far smaller
