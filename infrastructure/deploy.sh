@@ -201,11 +201,6 @@ fi
 step "uploading the Glue artifacts to s3://$ARTIFACTS_BUCKET/$ARTIFACTS_PREFIX/"
 run "${AWS[@]}" s3 cp --recursive --only-show-errors "$GLUE_DIR/" "s3://$ARTIFACTS_BUCKET/$ARTIFACTS_PREFIX/"
 
-if compgen -G "$REPO_DIR/etl/sql/athena/*.sql" >/dev/null; then
-  # The named queries are still defined in templates/lakehouse.yaml; see docs/deployment.md.
-  step "note: etl/sql/athena/*.sql exists but is not wired into the named queries yet"
-fi
-
 # --------------------------------------------------------------------------- 3. main stack
 step "packaging and deploying stack $STACK"
 PACKAGED="$BUILD_DIR/lakehouse.packaged.yaml"
