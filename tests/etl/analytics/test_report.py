@@ -25,7 +25,7 @@ CHARTS = (
     "basket-sizes",
     "data-quality",
 )
-SCREEN = (1280, 1900)
+SCREEN = (1280, 2400)  # the whole page of the sample lakehouse
 
 
 @pytest.fixture(scope="module")
