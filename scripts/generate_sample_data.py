@@ -187,6 +187,10 @@ class Config:
     seed: int = 42
     format: Literal["xlsx", "csv", "auto"] = "auto"
     dirty: Literal["none", "few", "every-rule"] = "few"
+    # Where the order ids and item ids start: a later batch (say one more day for an existing
+    # lake) continues after the ids of the earlier one instead of reusing them.
+    first_order_id: int = FIRST_ORDER_ID
+    first_item_id: int = 1
 
 
 @dataclass(frozen=True)
@@ -226,7 +230,7 @@ def layout_days(config: Config) -> list[DayLayout]:
     """
     base, extra = divmod(config.orders, config.days)
     layouts = []
-    next_order_id = FIRST_ORDER_ID
+    next_order_id = config.first_order_id
     for index in range(config.days):
         day = config.start + dt.timedelta(days=index)
         n_orders = base + (1 if index < extra else 0)
@@ -532,7 +536,8 @@ def make_plan(config: Config, layouts: Sequence[DayLayout]) -> Plan:
         return Plan((), None)
     rng = rng_for(config.seed, _STREAM_PLAN)
     active = [d.index for d in layouts if d.n_orders > 0]
-    next_order_key = FIRST_ORDER_ID + config.orders  # dirty orders get ids after the clean ones
+    # dirty orders get ids after the clean ones
+    next_order_key = config.first_order_id + config.orders
     orphan_order = next_order_key + 100_000  # an id that no order row carries
     ghost_product = config.products + 100_000  # an id that no product row carries
     plants: list[Plant] = []
@@ -1263,7 +1268,7 @@ def write_xlsx_days(
     config: Config, layouts: Sequence[DayLayout], plan: Plan, output: Output
 ) -> None:
     """One orders and one items workbook per calendar month, one sheet per day."""
-    ids = IdSequence()
+    ids = IdSequence(config.first_item_id)
     by_month: dict[str, list[DayLayout]] = {}
     for layout in layouts:
         by_month.setdefault(month_name(layout.day), []).append(layout)
@@ -1295,7 +1300,7 @@ def write_csv_days(
     config: Config, layouts: Sequence[DayLayout], plan: Plan, output: Output
 ) -> None:
     """One orders and one items CSV per day, for days too large for a worksheet."""
-    ids = IdSequence()
+    ids = IdSequence(config.first_item_id)
     for layout in layouts:
         day = layout.day.isoformat()
         orders_file, items_file = f"orders/orders_{day}.csv", f"order_items/order_items_{day}.csv"
@@ -1425,6 +1430,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=_non_negative, default=42, help="random seed (default 42)")
     parser.add_argument(
+        "--first-order-id",
+        type=_positive,
+        default=FIRST_ORDER_ID,
+        help=f"first order id (default {FIRST_ORDER_ID:,}); continue an earlier batch's ids",
+    )
+    parser.add_argument(
+        "--first-item-id",
+        type=_positive,
+        default=1,
+        help="first order item id (default 1); continue an earlier batch's ids",
+    )
+    parser.add_argument(
         "--format",
         choices=("xlsx", "csv", "auto"),
         default="auto",
@@ -1457,6 +1474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         format=args.format,
         dirty=args.dirty,
+        first_order_id=args.first_order_id,
+        first_item_id=args.first_item_id,
     )
     try:
         summary = generate(config)
