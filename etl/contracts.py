@@ -71,6 +71,9 @@ class Contract:
     references: tuple[Reference, ...] = ()
     partition_by: tuple[str, ...] = ()
     zorder_by: tuple[str, ...] = ()
+    # Columns under which each silver change is recorded in `_audit/changes`, so that gold
+    # recomputes only the keys a batch touched.
+    changes_by: tuple[str, ...] = ()
     description: str = ""
 
     @property
@@ -113,6 +116,7 @@ PRODUCTS = Contract(
         ),
     ),
     zorder_by=("product_id",),
+    changes_by=("product_id",),
 )
 
 ORDERS = Contract(
@@ -144,6 +148,7 @@ ORDERS = Contract(
     ),
     partition_by=("order_date",),
     zorder_by=("user_id",),
+    changes_by=("order_id", "order_date", "user_id"),
 )
 
 ORDER_ITEMS = Contract(
@@ -188,6 +193,7 @@ ORDER_ITEMS = Contract(
     ),
     partition_by=("order_date",),
     zorder_by=("product_id", "user_id"),
+    changes_by=("order_id", "product_id", "user_id"),
 )
 
 CONTRACTS: dict[str, Contract] = {c.dataset: c for c in (PRODUCTS, ORDERS, ORDER_ITEMS)}

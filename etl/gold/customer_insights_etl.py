@@ -9,9 +9,12 @@ Segments (checked in this order):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from etl.changes import values_of
 from etl.gold.job import GoldTable, Silver, run_gold
 from etl.gold.measures import money
 from etl.jobs import JobContext, JobResult, job_main
@@ -76,7 +79,31 @@ def build(silver: Silver) -> DataFrame:
     )
 
 
-TABLE = GoldTable(name="customer_insights", key=("user_id",), build=build, zorder_by=("user_id",))
+def touched(silver: Silver, changes: DataFrame) -> DataFrame | None:
+    """Customers of changed orders and items; any product change (a department renamed can
+    move favourite departments) rebuilds the table."""
+    if not changes.where(F.col("dataset") == "products").isEmpty():
+        return None
+    users = values_of(changes, "orders", "user_id", "bigint")
+    return users.unionByName(values_of(changes, "order_items", "user_id", "bigint"))
+
+
+def limit(silver: Silver, users: DataFrame) -> Silver:
+    return replace(
+        silver,
+        orders=silver.orders.join(users, "user_id", "left_semi"),
+        order_items=silver.order_items.join(users, "user_id", "left_semi"),
+    )
+
+
+TABLE = GoldTable(
+    name="customer_insights",
+    key=("user_id",),
+    build=build,
+    zorder_by=("user_id",),
+    touched=touched,
+    limit=limit,
+)
 
 
 def run(ctx: JobContext) -> JobResult:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from etl.changes import values_of
 from etl.gold.job import GoldTable, Silver, run_gold
 from etl.gold.measures import items_with_order_date, money
 from etl.jobs import JobContext, JobResult, job_main
@@ -38,7 +41,22 @@ def build(silver: Silver) -> DataFrame:
     )
 
 
-TABLE = GoldTable(name="daily_sales", key=("order_date",), build=build)
+def touched(silver: Silver, changes: DataFrame) -> DataFrame:
+    """Days of changed orders, and the days of the orders whose items changed."""
+    days = values_of(changes, "orders", "order_date", "date")
+    item_orders = values_of(changes, "order_items", "order_id", "bigint")
+    item_days = silver.orders.join(F.broadcast(item_orders), "order_id", "left_semi")
+    return days.unionByName(item_days.select("order_date"))
+
+
+def limit(silver: Silver, days: DataFrame) -> Silver:
+    """Orders of the touched days; their items follow through the join in `build`."""
+    return replace(silver, orders=silver.orders.join(F.broadcast(days), "order_date", "left_semi"))
+
+
+TABLE = GoldTable(
+    name="daily_sales", key=("order_date",), build=build, touched=touched, limit=limit
+)
 
 
 def run(ctx: JobContext) -> JobResult:

@@ -1,7 +1,11 @@
 """The gold job shared by every aggregate: read silver → build → merge on the key.
 
-The merge rewrites only rows whose values changed, inserts new keys and deletes keys that no
-longer have any source rows, so an unchanged input leaves the table's contents unchanged.
+A table is built in full the first time. Later runs read the silver changes recorded since
+the job's watermark (`etl.changes`), derive the gold keys they touch (`GoldTable.touched`),
+rebuild just those keys from silver limited to them (`GoldTable.limit`) and merge them; keys
+with no rows left are deleted. A table without `touched` (or whose inputs changed in a way it
+cannot scope) is rebuilt in full. Either way the merge rewrites only rows whose values changed,
+so an unchanged input leaves the table's contents unchanged.
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
+from etl.audit import last_watermark
+from etl.changes import changes_since
 from etl.errors import EtlError
 from etl.jobs import JobContext, JobResult
 from etl.storage import MergeSpec, changed_predicate
@@ -25,10 +32,19 @@ class Silver:
 
 @dataclass(frozen=True)
 class GoldTable:
+    """A gold aggregate: its key, how to build it from silver, and how to scope a rebuild.
+
+    touched: the gold keys (one column, named like the key) that recorded silver changes
+        affect, or None when the changes cannot be scoped and the table must be rebuilt.
+    limit: silver restricted to the rows that every touched key is computed from.
+    """
+
     name: str
     key: tuple[str, ...]
     build: Callable[[Silver], DataFrame]
     zorder_by: tuple[str, ...] = ()
+    touched: Callable[[Silver, DataFrame], DataFrame | None] | None = None
+    limit: Callable[[Silver, DataFrame], Silver] | None = None
 
 
 def read_silver(ctx: JobContext) -> Silver:
@@ -44,15 +60,44 @@ def read_silver(ctx: JobContext) -> Silver:
 def run_gold(ctx: JobContext, gold: GoldTable) -> JobResult:
     table = ctx.path("gold", gold.name)
     result = JobResult(job=f"gold.{gold.name}", table=table)
-    built = gold.build(read_silver(ctx))
+    silver = read_silver(ctx)
+    watermark = last_watermark(ctx, result.job)
+    changes = changes_since(ctx, watermark)
+    if changes is not None:
+        changes = changes.cache()
+        newest = changes.agg(F.max("changed_at")).collect()[0][0]
+        result.watermark = newest or watermark
+    keys = None
+    if ctx.store.exists(table) and watermark is not None and changes is not None and gold.touched:
+        keys = gold.touched(silver, changes)
+    if keys is None:
+        _merge_full(ctx, gold, table, gold.build(silver), result)
+    else:
+        keys = keys.distinct().cache()
+        if keys.isEmpty():
+            result.version = ctx.store.version(table)
+        else:
+            assert gold.limit is not None, f"{gold.name}: touched without limit"
+            _merge_keys(ctx, gold, table, gold.build(gold.limit(silver, keys)), keys, result)
+        keys.unpersist()
+    if changes is not None:
+        changes.unpersist()
+    return result
+
+
+def _spec(gold: GoldTable, built: DataFrame, delete_unmatched_when: str | None) -> MergeSpec:
     values = [c for c in built.columns if c not in gold.key]
-    merged = ctx.store.merge(
-        built,
-        table,
-        MergeSpec(
-            keys=gold.key, update_when=changed_predicate(values), delete_unmatched_when="true"
-        ),
+    return MergeSpec(
+        keys=gold.key,
+        update_when=changed_predicate(values),
+        delete_unmatched_when=delete_unmatched_when,
     )
+
+
+def _merge_full(
+    ctx: JobContext, gold: GoldTable, table: str, built: DataFrame, result: JobResult
+) -> None:
+    merged = ctx.store.merge(built, table, _spec(gold, built, "true"))
     result.rows_read = merged.source_rows
     result.inserted, result.updated, result.deleted = (
         merged.inserted,
@@ -60,4 +105,22 @@ def run_gold(ctx: JobContext, gold: GoldTable) -> JobResult:
         merged.deleted,
     )
     result.version = merged.version
-    return result
+
+
+def _merge_keys(
+    ctx: JobContext,
+    gold: GoldTable,
+    table: str,
+    built: DataFrame,
+    keys: DataFrame,
+    result: JobResult,
+) -> None:
+    """Merge the rebuilt rows of the touched keys; delete touched keys left without rows."""
+    built = built.cache()
+    merged = ctx.store.merge(built, table, _spec(gold, built, None))
+    vanished = keys.join(built.select(*gold.key), list(gold.key), "left_anti")
+    deleted = ctx.store.delete_matching(vanished, table, gold.key) if not vanished.isEmpty() else 0
+    built.unpersist()
+    result.rows_read = merged.source_rows
+    result.inserted, result.updated, result.deleted = merged.inserted, merged.updated, deleted
+    result.version = ctx.store.version(table)

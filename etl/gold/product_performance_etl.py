@@ -5,9 +5,12 @@ Every silver product has a row; products never sold show zero units and no dates
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from etl.changes import values_of
 from etl.gold.job import GoldTable, Silver, run_gold
 from etl.gold.measures import items_with_order_date, line_measures
 from etl.jobs import JobContext, JobResult, job_main
@@ -45,8 +48,30 @@ def build(silver: Silver) -> DataFrame:
     )
 
 
+def touched(silver: Silver, changes: DataFrame) -> DataFrame:
+    """Changed products, products of changed items, and products on changed orders."""
+    products = values_of(changes, "products", "product_id", "bigint")
+    item_products = values_of(changes, "order_items", "product_id", "bigint")
+    orders = values_of(changes, "orders", "order_id", "bigint")
+    on_orders = silver.order_items.join(F.broadcast(orders), "order_id", "left_semi")
+    return products.unionByName(item_products).unionByName(on_orders.select("product_id"))
+
+
+def limit(silver: Silver, products: DataFrame) -> Silver:
+    return replace(
+        silver,
+        products=silver.products.join(F.broadcast(products), "product_id", "left_semi"),
+        order_items=silver.order_items.join(F.broadcast(products), "product_id", "left_semi"),
+    )
+
+
 TABLE = GoldTable(
-    name="product_performance", key=("product_id",), build=build, zorder_by=("product_id",)
+    name="product_performance",
+    key=("product_id",),
+    build=build,
+    zorder_by=("product_id",),
+    touched=touched,
+    limit=limit,
 )
 
 

@@ -12,7 +12,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.audit import last_watermark
-from etl.contracts import CONTRACTS
+from etl.changes import in_list_predicate, record_changes
+from etl.contracts import CONTRACTS, Contract
 from etl.errors import EtlError
 from etl.jobs import JobContext, JobResult
 from etl.quality.row_rules import check, rejected_rows, valid_rows
@@ -31,6 +32,17 @@ log = logging.getLogger(__name__)
 def _reason_counts(checked: DataFrame, column: str) -> dict[str, int]:
     rows = checked.select(F.explode(column).alias("reason")).groupBy("reason").count().collect()
     return {r["reason"]: int(r["count"]) for r in sorted(rows, key=lambda r: r["reason"])}
+
+
+def _partitions_touched(contract: Contract, latest: DataFrame, replaced: DataFrame) -> str | None:
+    """A merge filter on the partitions of the batch and of the rows it may replace, so the
+    merge reads and rewrites only those partitions of a large table."""
+    if not contract.partition_by:
+        return None
+    column = contract.partition_by[0]
+    rows = latest.select(column).unionByName(replaced.select(column)).distinct().collect()
+    values = sorted(r[column] for r in rows if r[column] is not None)
+    return in_list_predicate(column, values) if values else None
 
 
 def run_silver(ctx: JobContext, dataset: str) -> JobResult:
@@ -89,12 +101,22 @@ def run_silver(ctx: JobContext, dataset: str) -> JobResult:
     # write
     valid = valid_rows(checked)
     latest = valid.transform(latest_per_key(contract)).transform(to_silver(contract))
+    target_filter = None
+    if ctx.store.exists(table):
+        replaced = ctx.store.read(table).join(
+            latest.select(*contract.key), list(contract.key), "left_semi"
+        )
+        record_changes(ctx, contract, latest, replaced)
+        target_filter = _partitions_touched(contract, latest, replaced)
+    else:
+        record_changes(ctx, contract, latest)
     merged = ctx.store.merge(
         latest,
         table,
         MergeSpec(
             keys=contract.key,
             update_when=newer_than_target(contract),
+            target_filter=target_filter,
             partition_by=contract.partition_by,
         ),
     )
