@@ -98,13 +98,16 @@ def run_job(job: str, ctx: JobContext) -> JobResult:
     run: Callable[[JobContext], JobResult] = importlib.import_module(module_of(job)).run
     started = time.perf_counter()
     result = run(ctx)
+    # The run is recorded (with its watermark) as soon as its table is written, so a failed
+    # validation does not make the next run read the same rows again.
+    result.seconds = round(time.perf_counter() - started, 2)
+    record_run(ctx, result)
     layer, name = job.split(".")
     if ctx.settings.validate and layer in ("silver", "gold"):
         from etl.quality.validate import validate_table
 
         validate_table(ctx, layer, name)
-    result.seconds = round(time.perf_counter() - started, 2)
-    record_run(ctx, result)
+        result.seconds = round(time.perf_counter() - started, 2)
     log.info(
         "%s: read %d, inserted %d, updated %d, rejected %d, duplicates %d in %.1fs",
         job,

@@ -17,6 +17,8 @@ from etl.settings import DEFAULT_VACUUM_RETENTION_HOURS, add_common_arguments, s
 
 log = logging.getLogger(__name__)
 
+AUDIT_TABLES = ("runs", "ingested_files", "dq_results", "changes")
+
 
 def maintained_tables() -> list[tuple[str, str, tuple[str, ...]]]:
     """(layer, name, Z-order columns) of every table maintenance looks after."""
@@ -25,6 +27,7 @@ def maintained_tables() -> list[tuple[str, str, tuple[str, ...]]]:
     tables += [("quarantine", d, ()) for d in CONTRACTS]
     gold = (DAILY_SALES, PRODUCT_PERFORMANCE, DEPARTMENT_ANALYTICS, CUSTOMER_INSIGHTS)
     tables += [("gold", g.name, g.zorder_by) for g in gold]
+    tables += [("_audit", name, ()) for name in AUDIT_TABLES]
     return tables
 
 

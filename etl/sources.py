@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -163,13 +163,22 @@ def cell_text(value: object) -> str | None:
 
 
 def read_source(
-    file: SourceFile, columns: tuple[str, ...], numeric: tuple[str, ...] = ()
-) -> SourceRows:
-    """Read one file; raise SourceFileError for anything that makes it unusable."""
+    file: SourceFile,
+    columns: tuple[str, ...],
+    numeric: tuple[str, ...] = (),
+    known: Container[tuple[str, str]] = (),
+) -> SourceRows | None:
+    """Read one file; raise SourceFileError for anything that makes it unusable.
+
+    A file whose (name, sha256) is in `known` was ingested before: it is not parsed again and
+    None is returned.
+    """
     with _local_copy(file.uri) as local:
         if os.path.getsize(local) == 0:
             raise SourceFileError(file.name, "the file is empty (0 bytes)")
         sha = file_sha256(local)
+        if (file.name, sha) in known:
+            return None
         if file.name.lower().endswith(".csv"):
             sheets: list[tuple[str | None, list[list[object]]]] = [
                 (None, _csv_rows(local, file.name))

@@ -83,10 +83,9 @@ def run_bronze(ctx: JobContext, dataset: str) -> JobResult:
     seen = already_ingested(ctx, dataset)
     parsed = []
     for file in files:
-        rows = read_source(
-            file, columns, contract.numeric_source_columns
-        )  # raises before anything is written
-        if (file.name, rows.sha256) in seen:
+        # Raises before anything is written; a file ingested before is not parsed again.
+        rows = read_source(file, columns, contract.numeric_source_columns, known=seen)
+        if rows is None:
             result.skipped_files += 1
             continue
         parsed.append(rows)

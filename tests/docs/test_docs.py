@@ -69,6 +69,7 @@ def gold_tables() -> dict[str, GoldTable]:
 def code_schemas(spark: SparkSession) -> dict[str, list[tuple[str, str]]]:
     """(column, Spark SQL type) of every table, from the transforms that produce it."""
     from etl.audit import RUNS_SCHEMA
+    from etl.changes import CHANGES_SCHEMA
     from etl.bronze.ingest import add_metadata, text_schema
     from etl.bronze.ledger import LEDGER_SCHEMA
     from etl.gold.job import Silver
@@ -103,6 +104,7 @@ def code_schemas(spark: SparkSession) -> dict[str, list[tuple[str, str]]]:
         ("runs", RUNS_SCHEMA),
         ("ingested_files", LEDGER_SCHEMA),
         ("dq_results", RESULTS_SCHEMA),
+        ("changes", CHANGES_SCHEMA),
     ):
         schemas[f"_audit/{name}"] = [(f.name, f.dataType.simpleString()) for f in schema.fields]
     return schemas
