@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,7 @@ from etl.jobs import (
     new_context,
     run_job,
 )
+from etl.quality.data_docs import data_docs_index
 from etl.settings import add_common_arguments, settings_from_args
 from etl.sources import check_structure, discover
 from etl.summary import format_summary
@@ -66,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     print(format_summary(results))
     print()
     print(format_balances(accounts))
+    print()
+    print(f"tables: {ctx.settings.lakehouse_dir}")
+    docs = data_docs_index(ctx)
+    if docs is not None and os.path.exists(docs):
+        print(f"data quality report: {docs}")
     return 0 if all(b.balanced for b in accounts) else 1
 
 

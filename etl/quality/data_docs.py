@@ -10,10 +10,16 @@ results (from `_audit/dq_results`) with links to GE's validation and suite pages
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from etl.jobs import JobContext
+
+SITE = ("_dq", "gx", "uncommitted", "data_docs", "local_site")
 
 EXTERNAL_TAG = re.compile(
     r"<(?:script|link)\b[^>]*\b(?:src|href)=\"https?://[^\"]*\"[^>]*>(?:\s*</script>)?",
@@ -30,6 +36,14 @@ th { background: #f3f4f6; }
 .ok { color: #047857; font-weight: 600; } .fail { color: #b91c1c; font-weight: 600; }
 .warn { color: #b45309; font-weight: 600; }
 </style>"""
+
+
+def data_docs_index(ctx: JobContext) -> str | None:
+    """The Data Docs index of a local lakehouse; None for a lakehouse on S3."""
+    lakehouse = ctx.settings.lakehouse_dir
+    if "://" in lakehouse:
+        return None
+    return os.path.join(os.path.abspath(lakehouse), *SITE, "index.html")
 
 
 def strip_external(page: str) -> str:

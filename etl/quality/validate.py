@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from etl.contracts import Severity
 from etl.errors import DataQualityError
 from etl.jobs import JobContext
-from etl.quality.data_docs import publish
+from etl.quality.data_docs import data_docs_index, publish
 from etl.quality.expectations import Check, checks_for
 from etl.storage import MergeSpec
 
@@ -174,10 +174,9 @@ def validate_table(ctx: JobContext, layer: str, name: str) -> list[Outcome]:
     df = ctx.store.read(ctx.path(layer, name))
     outcomes = run_checks(ctx, layer, name, df)
     record(ctx, outcomes)
-    root = docs_root(ctx)
-    if root:
-        site = Path(root, "gx", "uncommitted", "data_docs", "local_site")
-        index = publish(site, latest_results(ctx))
+    index_path = data_docs_index(ctx)
+    if index_path:
+        index = publish(Path(index_path).parent, latest_results(ctx))
         log.info("%s.%s: Data Docs at %s", layer, name, index)
     for o in outcomes:
         if not o.success and o.check.severity is Severity.WARN:

@@ -69,9 +69,9 @@ def gold_tables() -> dict[str, GoldTable]:
 def code_schemas(spark: SparkSession) -> dict[str, list[tuple[str, str]]]:
     """(column, Spark SQL type) of every table, from the transforms that produce it."""
     from etl.audit import RUNS_SCHEMA
-    from etl.changes import CHANGES_SCHEMA
     from etl.bronze.ingest import add_metadata, text_schema
     from etl.bronze.ledger import LEDGER_SCHEMA
+    from etl.changes import CHANGES_SCHEMA
     from etl.gold.job import Silver
     from etl.quality.row_rules import check, rejected_rows, valid_rows
     from etl.quality.validate import RESULTS_SCHEMA
