@@ -31,6 +31,6 @@ def test_every_module_and_link_in_the_readme_exists() -> None:
 def test_analytics_section_is_the_docs_snippet() -> None:
     doc = (REPO / "docs" / "analytics.md").read_text(encoding="utf-8")
     start = doc.index("## Analytics")
-    snippet = doc[start : doc.index("\n---", start)].strip()
+    snippet = doc[start : doc.index("\n---\n", start)].strip()
     assert snippet in README
     assert Path(REPO / "scripts" / "generate_sample_data.py").is_file()
