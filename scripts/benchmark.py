@@ -350,6 +350,63 @@ def measure_skipping(lakehouse: Path, scratch: Path) -> dict[str, Any]:
     }
 
 
+MIB = 2**20
+# Layouts tried next to the production one: (partitioned by order_date, Z-order columns, target
+# file size in bytes; None is delta-rs's default, the table's delta.targetFileSize or 100 MiB).
+EXPERIMENTS: tuple[tuple[bool, tuple[str, ...], int | None], ...] = (
+    (True, ("product_id", "user_id"), 1 * MIB),
+    (True, ("product_id", "user_id"), MIB // 4),
+    (True, ("product_id",), None),
+    (True, ("product_id",), 1 * MIB),
+    (True, ("product_id",), MIB // 4),
+    (False, ("product_id", "user_id"), 32 * MIB),
+    (False, ("product_id", "user_id"), 16 * MIB),
+    (False, ("product_id",), 32 * MIB),
+    (False, ("product_id",), 16 * MIB),
+    (False, ("product_id",), 4 * MIB),
+)
+
+
+def zorder_experiments(lakehouse: Path, scratch: Path) -> list[dict[str, Any]]:
+    """Skipping of the same point query under other layouts of silver order_items, each
+    Z-ordered with delta-rs on a copy: other target file sizes, Z-order by product_id alone,
+    and the table without its order_date partitioning."""
+    import pyarrow.dataset as pads
+    from deltalake import DeltaTable, write_deltalake
+
+    source = lakehouse.joinpath(*SKIP_TABLE)
+    value = skipping(source)["value"]
+    copy = scratch / "skipping" / "experiment"
+    flat = scratch / "skipping" / "unpartitioned"
+    shutil.rmtree(flat, ignore_errors=True)
+    table = DeltaTable(str(source))
+    data = pads.dataset(table.file_uris(), format="parquet").to_table()
+    write_deltalake(str(flat), data, mode="overwrite")
+    del data
+    results = []
+    for partitioned, columns, target in EXPERIMENTS:
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(source if partitioned else flat, copy)
+        started = time.perf_counter()
+        DeltaTable(str(copy)).optimize.z_order(list(columns), target_size=target)
+        seconds = round(time.perf_counter() - started, 2)
+        measured = skipping(copy, value)
+        results.append(
+            {
+                "partitioned_by_order_date": partitioned,
+                "zorder_by": list(columns),
+                "target_size_bytes": target,
+                "optimize_seconds": seconds,
+                **{k: measured[k] for k in ("files", "fraction", "mean_over_values")},
+                "mean_file_mb": measured["mean_file_mb"],
+            }
+        )
+        print(f"  z-order experiment: {results[-1]}", flush=True)
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.rmtree(flat, ignore_errors=True)
+    return results
+
+
 # --------------------------------------------------------------------------------------------
 # Scenarios
 # --------------------------------------------------------------------------------------------
@@ -478,6 +535,8 @@ class Bench:
     def record(self, run: Run, with_skipping: bool, lakehouse: Path) -> None:
         if with_skipping and lakehouse.joinpath(*SKIP_TABLE).exists():
             run.skipping = measure_skipping(lakehouse, self.work)
+            if self.args.zorder_experiments:
+                run.skipping["experiments"] = zorder_experiments(lakehouse, self.work)
         self.runs.append(run)
         self.save()
 
@@ -704,6 +763,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         const=True,
         default=None,
         help="profile each run's driver with pyinstrument (uv run --with pyinstrument ...)",
+    )
+    parser.add_argument(
+        "--zorder-experiments",
+        action="store_true",
+        help="also measure skipping under other target file sizes, Z-order columns and "
+        "without the order_date partitioning (on copies of silver order_items)",
     )
     # The child process's own arguments.
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
