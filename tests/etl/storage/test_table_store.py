@@ -104,6 +104,26 @@ def test_change_detecting_merge_deletes_vanished_keys(
     )
 
 
+def test_partition_filtered_merge_rewrites_only_those_partitions(
+    store: TableStore, spark: SparkSession, tmp_path: Path
+) -> None:
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "t")
+    spec = MergeSpec(keys=("id",), partition_by=("day",))
+    store.merge(rows(spark, r(1, 10, "1.00", day=1), r(2, 10, "2.00", day=2)), path, spec)
+    before = set(DeltaTable(path).file_uris())
+    pruned = MergeSpec(keys=("id",), target_filter="t.day IN ('2025-04-02')", partition_by=("day",))
+    result = store.merge(rows(spark, r(2, 11, "2.50", day=2), r(3, 9, "3.00", day=2)), path, pruned)
+
+    assert (result.inserted, result.updated) == (1, 1)
+    after = set(DeltaTable(path).file_uris())
+    day1 = {f for f in before if "day=2025-04-01" in f}
+    assert day1 and day1 <= after, "the day outside the filter was rewritten"
+    expected = rows(spark, r(1, 10, "1.00", day=1), r(2, 11, "2.50", day=2), r(3, 9, "3.00", day=2))
+    assert_df_equality(store.read(path), expected, ignore_row_order=True)
+
+
 def test_time_travel_reads_an_earlier_version(
     store: TableStore, spark: SparkSession, tmp_path: Path
 ) -> None:
