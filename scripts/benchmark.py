@@ -159,6 +159,7 @@ class MemorySampler:
     peak_jvm: int = 0
     peak_python: int = 0
     samples: int = 0
+    timeline: list[tuple[float, int, int]] = field(default_factory=list)  # (epoch, total, jvm)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -174,6 +175,10 @@ class MemorySampler:
         self.peak_jvm = max(self.peak_jvm, jvm)
         self.peak_python = max(self.peak_python, other)
         self.samples += 1
+        self.timeline.append((time.time(), jvm + other, jvm))
+
+    def peak_between(self, start: float, end: float) -> int:
+        return max((t[1] for t in self.timeline if start <= t[0] <= end), default=0)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -216,6 +221,20 @@ def child_main(args: argparse.Namespace) -> int:
 
         profiler = Profiler(interval=0.01)
         profiler.start()
+    windows: list[dict[str, Any]] = []
+    import etl.pipeline
+
+    run_job = etl.pipeline.run_job
+
+    def timed_job(job: str, job_ctx: Any) -> Any:  # when each job ran, for its memory peak
+        window = {"job": job, "start": time.time()}
+        try:
+            return run_job(job, job_ctx)
+        finally:
+            window["end"] = time.time()
+            windows.append(window)
+
+    etl.pipeline.run_job = timed_job  # type: ignore[assignment]
     results = run_pipeline(ctx, select_jobs())
     finished = time.perf_counter()
     if profiler is not None:
@@ -224,6 +243,7 @@ def child_main(args: argparse.Namespace) -> int:
     document = {
         "startup_seconds": round(spark_ready - started, 2),
         "pipeline_seconds": round(finished - spark_ready, 2),
+        "windows": windows,
         "jobs": [
             {
                 "job": r.job,
@@ -508,6 +528,8 @@ class Bench:
             raise RuntimeError(f"{scenario}: pipeline exited {run.exit_code}:\n{tail}")
         document = json.loads(result.read_text())
         run.jobs = document["jobs"]
+        for job, window in zip(run.jobs, document["windows"], strict=True):
+            job["peak_rss_bytes"] = memory.peak_between(window["start"], window["end"])
         run.startup_seconds = document["startup_seconds"]
         run.pipeline_seconds = document["pipeline_seconds"]
         run.layers = {
@@ -707,18 +729,48 @@ def _skip_cell(measured: dict[str, Any] | None) -> str:
 
 
 def format_details(runs: Sequence[Run]) -> str:
-    lines = []
+    """Per job: seconds and the peak RSS of the process tree while it ran; then rows/s per
+    layer, Parquet files per table and the Z-order experiments."""
+    header = ("job", *(r.scenario for r in runs))
+    rows = [header]
+    for job in dict.fromkeys(j["job"] for r in runs for j in r.jobs):
+        cells = []
+        for r in runs:
+            found = next((j for j in r.jobs if j["job"] == job), None)
+            cells.append(
+                f"{found['seconds']:.1f} s, {gib(found.get('peak_rss_bytes', 0))}" if found else "-"
+            )
+        rows.append((job, *cells))
+    rows.append(
+        (
+            "rows/s b/s/g",
+            *(" / ".join(f"{r.layers[x]['rows_per_second']:,}" for x in LAYERS) for r in runs),
+        )
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
     for r in runs:
+        tables = {k: v for k, v in r.files.items() if k != "total" and v}
         lines.append(
-            f"{r.scenario}: rows/s per layer "
-            + ", ".join(f"{x} {r.layers[x]['rows_per_second']:,}" for x in LAYERS)
+            f"{r.scenario}: parquet files " + ", ".join(f"{k} {v}" for k, v in tables.items())
         )
-        slowest = sorted(r.jobs, key=lambda j: -j["seconds"])[:4]
-        lines.append(
-            "  slowest jobs: " + ", ".join(f"{j['job']} {j['seconds']:.1f}s" for j in slowest)
-        )
-        tables = {k: v for k, v in r.files.items() if k != "total"}
-        lines.append("  parquet files: " + ", ".join(f"{k} {v}" for k, v in tables.items()))
+        for e in (r.skipping or {}).get("experiments", []):
+            target = (
+                f"{e['target_size_bytes'] / MIB:g} MiB" if e["target_size_bytes"] else "default"
+            )
+            layout = "by order_date" if e["partitioned_by_order_date"] else "unpartitioned"
+            lines.append(
+                f"  z-order {','.join(e['zorder_by'])} {layout}, target {target}: "
+                f"{e['files']} files of {e['mean_file_mb']} MB, skipped {e['fraction']:.0%}"
+                f" (mean over ids {e['mean_over_values']:.0%})"
+            )
     return "\n".join(lines)
 
 
