@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -465,6 +465,14 @@ class Bench:
 
     # data -------------------------------------------------------------------------------
 
+    def size(self, name: str) -> Size:
+        """A generated size, its orders multiplied by --scale (tests run tiny ones)."""
+        size = SIZES[name]
+        if self.args.scale == 1:
+            return size
+        orders = max(size.days, round(size.orders * self.args.scale))
+        return replace(size, orders=orders)
+
     def generate(self, size: Size) -> tuple[Path, float | None, dict[str, Any]]:
         """Generate `size` under the work dir unless data of the same parameters is there."""
         out = self.work / "data" / size.name
@@ -570,14 +578,14 @@ class Bench:
         self.record(run, True, lake)
 
     def scenario_size(self, name: str) -> None:
-        source, seconds, _ = self.generate(SIZES[name])
+        source, seconds, _ = self.generate(self.size(name))
         lake = self.lakehouse(name)
         run = self.run_pipeline(name, source, lake)
         run.generate_seconds = seconds
         self.record(run, True, lake)
 
     def scenario_incremental(self) -> None:
-        base = SIZES[self.args.size]
+        base = self.size(self.args.size)
         source, seconds, manifest = self.generate(base)
         base_lake = self.work / "lake" / base.name
         built = any(r.scenario == base.name for r in self.runs) or (
@@ -623,7 +631,7 @@ class Bench:
         return {
             "machine": machine(),
             "validate": self.args.validate,
-            "sizes": {k: asdict(v) for k, v in SIZES.items()},
+            "sizes": {k: asdict(self.size(k)) for k in SIZES},
             "runs": [asdict(r) for r in self.runs],
             **self.extra,
         }
@@ -800,6 +808,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=tuple(SIZES),
         default="L",
         help="the lake the incremental scenario starts from (default: L)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the orders of M and L by this (default 1; a smoke test uses 0.001)",
     )
     parser.add_argument(
         "--reuse-lake",
