@@ -96,6 +96,21 @@ class Contract:
 
 TIMESTAMP_RANGE = "TIMESTAMP'2000-01-01 00:00:00' AND TIMESTAMP'2099-12-31 23:59:59'"
 
+# Orders and order lines carry the same timestamp and date columns, with the same rules.
+TIMESTAMP_RULES = (
+    Rule(
+        "order_timestamp.out_of_range",
+        f"NOT (order_timestamp BETWEEN {TIMESTAMP_RANGE})",
+        "order_timestamp before 2000 or after 2099",
+    ),
+    Rule(
+        "date.mismatch",
+        "date <> to_date(order_timestamp)",
+        "the date column disagrees with the date of order_timestamp",
+    ),
+)
+ORDER_DATE = (("order_date", "date", "to_date(order_timestamp)"),)
+
 PRODUCTS = Contract(
     dataset="products",
     description="The product catalogue; the latest ingested row of a product wins.",
@@ -132,18 +147,9 @@ ORDERS = Contract(
     ),
     key=("order_id",),
     latest_first_by=("order_timestamp",),
-    derived=(("order_date", "date", "to_date(order_timestamp)"),),
+    derived=ORDER_DATE,
     rules=(
-        Rule(
-            "order_timestamp.out_of_range",
-            f"NOT (order_timestamp BETWEEN {TIMESTAMP_RANGE})",
-            "order_timestamp before 2000 or after 2099",
-        ),
-        Rule(
-            "date.mismatch",
-            "date <> to_date(order_timestamp)",
-            "the date column disagrees with the date of order_timestamp",
-        ),
+        *TIMESTAMP_RULES,
         Rule("total_amount.negative", "total_amount < 0", "total_amount below zero"),
     ),
     partition_by=("order_date",),
@@ -167,18 +173,9 @@ ORDER_ITEMS = Contract(
     ),
     key=("id",),
     latest_first_by=("order_timestamp",),
-    derived=(("order_date", "date", "to_date(order_timestamp)"),),
+    derived=ORDER_DATE,
     rules=(
-        Rule(
-            "order_timestamp.out_of_range",
-            f"NOT (order_timestamp BETWEEN {TIMESTAMP_RANGE})",
-            "order_timestamp before 2000 or after 2099",
-        ),
-        Rule(
-            "date.mismatch",
-            "date <> to_date(order_timestamp)",
-            "the date column disagrees with the date of order_timestamp",
-        ),
+        *TIMESTAMP_RULES,
         Rule("reordered.not_0_or_1", "reordered NOT IN (0, 1)", "reordered is neither 0 nor 1"),
         Rule("add_to_cart_order.below_1", "add_to_cart_order < 1", "add_to_cart_order below 1"),
         Rule(
