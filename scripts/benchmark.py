@@ -450,6 +450,7 @@ class Run:
     peak_python_bytes: int = 0
     memory_samples: int = 0
     files: dict[str, int] = field(default_factory=dict)
+    files_added: dict[str, int] = field(default_factory=dict)  # by this run
     skipping: dict[str, Any] | None = None
     exit_code: int = 0
     log: str = ""
@@ -522,6 +523,7 @@ class Bench:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         print(f"[{scenario}] pipeline over {source} -> {lakehouse} (log: {log})", flush=True)
         run = Run(scenario, str(source))
+        files_before = parquet_files(lakehouse) if lakehouse.exists() else {}
         started = time.perf_counter()
         with log.open("w") as out:
             child = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
@@ -550,6 +552,7 @@ class Bench:
         }
         run.source_rows = sum(j["rows_read"] for j in run.jobs if j["job"].startswith("bronze."))
         run.files = parquet_files(lakehouse)
+        run.files_added = {k: v - files_before.get(k, 0) for k, v in run.files.items()}
         print(
             f"[{scenario}] done in {run.wall_seconds:.1f} s, peak {gib(run.peak_rss_bytes)}",
             flush=True,
@@ -713,7 +716,7 @@ def format_table(runs: Sequence[Run]) -> str:
                 gib(r.peak_rss_bytes),
                 gib(r.peak_jvm_bytes),
                 gib(r.peak_python_bytes),
-                f"{r.files.get('total', 0):,}",
+                _files_cell(r),
                 _skip_cell(skip.get("before")),
                 _skip_cell(skip.get("after")),
             )
@@ -728,6 +731,11 @@ def format_table(runs: Sequence[Run]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _files_cell(run: Run) -> str:
+    total, added = run.files.get("total", 0), run.files_added.get("total", 0)
+    return f"{total:,}" if total == added else f"{total:,} (+{added:,})"
 
 
 def _skip_cell(measured: dict[str, Any] | None) -> str:

@@ -158,4 +158,8 @@ def test_smoke_run_of_the_incremental_scenario(bench: ModuleType, tmp_path: Path
     assert day["silver.orders"]["inserted"] == alone["silver.orders"]["inserted"] == 6
     assert day["silver.order_items"]["inserted"] == alone["silver.order_items"]["inserted"]
     assert day["bronze.products"]["rows_read"] == 0
+    # One new order_date partition: one new data file in silver order_items.
+    assert incremental["files_added"]["silver/order_items"] == 1
+    assert incremental["files"]["silver/order_items"] == 31
+    assert empty["files"] == empty["files_added"]
     assert alone["bronze.products"]["rows_read"] == 1_000
