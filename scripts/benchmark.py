@@ -454,6 +454,11 @@ class Run:
     skipping: dict[str, Any] | None = None
     exit_code: int = 0
     log: str = ""
+    # /proc/loadavg (1, 5, 15 minutes) when the run started and ended: other work on the
+    # machine shows up here (this run alone keeps the 1-minute figure near 2).
+    load_before: list[float] = field(default_factory=list)
+    load_after: list[float] = field(default_factory=list)
+    started_at: str = ""
 
 
 class Bench:
@@ -524,12 +529,15 @@ class Bench:
         print(f"[{scenario}] pipeline over {source} -> {lakehouse} (log: {log})", flush=True)
         run = Run(scenario, str(source))
         files_before = parquet_files(lakehouse) if lakehouse.exists() else {}
+        run.load_before = load_average()
+        run.started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         started = time.perf_counter()
         with log.open("w") as out:
             child = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
             with MemorySampler(child.pid) as memory:
                 run.exit_code = child.wait()
         run.wall_seconds = round(time.perf_counter() - started, 2)
+        run.load_after = load_average()
         run.peak_rss_bytes, run.peak_jvm_bytes = memory.peak, memory.peak_jvm
         run.peak_python_bytes, run.memory_samples = memory.peak_python, memory.samples
         run.log = str(log)
@@ -649,6 +657,10 @@ class Bench:
         if not self.args.keep:
             for name in ("lake", "data", "skipping"):
                 shutil.rmtree(self.work / name, ignore_errors=True)
+
+
+def load_average() -> list[float]:
+    return [float(x) for x in _read("/proc/loadavg").split()[:3]]
 
 
 def gib(n: int) -> str:
