@@ -447,7 +447,7 @@ class Run:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     peak_rss_bytes: int = 0
     peak_jvm_bytes: int = 0
-    peak_python_bytes: int = 0
+    peak_driver_bytes: int = 0
     memory_samples: int = 0
     files: dict[str, int] = field(default_factory=dict)
     files_added: dict[str, int] = field(default_factory=dict)  # by this run
@@ -539,7 +539,7 @@ class Bench:
         run.wall_seconds = round(time.perf_counter() - started, 2)
         run.load_after = load_average()
         run.peak_rss_bytes, run.peak_jvm_bytes = memory.peak, memory.peak_jvm
-        run.peak_python_bytes, run.memory_samples = memory.peak_python, memory.samples
+        run.peak_driver_bytes, run.memory_samples = memory.peak_python, memory.samples
         run.log = str(log)
         if run.exit_code != 0 or not result.exists():
             tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
@@ -708,7 +708,7 @@ def format_table(runs: Sequence[Run]) -> str:
         "rows/s",
         "peak RSS",
         "JVM",
-        "Python",
+        "driver",
         "parquet files",
         "skip before",
         "skip after",
@@ -727,7 +727,7 @@ def format_table(runs: Sequence[Run]) -> str:
                 f"{r.source_rows / jobs_seconds:,.0f}" if jobs_seconds else "-",
                 gib(r.peak_rss_bytes),
                 gib(r.peak_jvm_bytes),
-                gib(r.peak_python_bytes),
+                gib(r.peak_driver_bytes),
                 _files_cell(r),
                 _skip_cell(skip.get("before")),
                 _skip_cell(skip.get("after")),
