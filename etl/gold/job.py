@@ -10,6 +10,7 @@ so an unchanged input leaves the table's contents unchanged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from etl.changes import changes_since
 from etl.errors import EtlError
 from etl.jobs import JobContext, JobResult
 from etl.storage import MergeSpec, changed_predicate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def run_gold(ctx: JobContext, gold: GoldTable) -> JobResult:
         _merge_full(ctx, gold, table, gold.build(silver), result)
     else:
         keys = keys.distinct().cache()
+        log.info("%s: rebuilding %d touched key(s)", result.job, keys.count())
         if keys.isEmpty():
             result.version = ctx.store.version(table)
         else:
