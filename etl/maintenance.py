@@ -13,7 +13,14 @@ from etl.gold.daily_sales_etl import TABLE as DAILY_SALES
 from etl.gold.department_analytics_etl import TABLE as DEPARTMENT_ANALYTICS
 from etl.gold.product_performance_etl import TABLE as PRODUCT_PERFORMANCE
 from etl.jobs import JobContext, configure_logging, new_context
-from etl.settings import DEFAULT_VACUUM_RETENTION_HOURS, add_common_arguments, settings_from_args
+from etl.settings import (
+    DEFAULT_VACUUM_RETENTION_HOURS,
+    ZORDER_FILES_PER_PARTITION,
+    ZORDER_MAX_FILE_BYTES,
+    ZORDER_MIN_FILE_BYTES,
+    add_common_arguments,
+    settings_from_args,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +38,33 @@ def maintained_tables() -> list[tuple[str, str, tuple[str, ...]]]:
     return tables
 
 
+def zorder_file_bytes(table_bytes: int, partitions: int) -> int:
+    """Target file size for a Z-order rewrite: ZORDER_FILES_PER_PARTITION files a partition."""
+    per_partition = table_bytes // max(partitions, 1)
+    target = per_partition // ZORDER_FILES_PER_PARTITION
+    return max(ZORDER_MIN_FILE_BYTES, min(ZORDER_MAX_FILE_BYTES, target))
+
+
+def _target_file_bytes(
+    ctx: JobContext, layer: str, name: str, zorder: tuple[str, ...]
+) -> int | None:
+    if not zorder:
+        return None  # plain compaction keeps the backend's default target size
+    path = ctx.path(layer, name)
+    partition_by = CONTRACTS[name].partition_by if layer == "silver" else ()
+    partitions = (
+        ctx.store.read(path).select(*partition_by).distinct().count() if partition_by else 1
+    )
+    return zorder_file_bytes(ctx.store.size_bytes(path), partitions)
+
+
 def maintain(ctx: JobContext, retention_hours: int, vacuum: bool = True) -> None:
     for layer, name, zorder in maintained_tables():
         path = ctx.path(layer, name)
         if not ctx.store.exists(path):
             continue
-        metrics = ctx.store.optimize(path, zorder)
+        target = _target_file_bytes(ctx, layer, name, zorder)
+        metrics = ctx.store.optimize(path, zorder, target)
         removed = ctx.store.vacuum(path, retention_hours) if vacuum else []
         log.info(
             "%s/%s: optimized%s (%s), vacuum removed %d file(s)",

@@ -24,6 +24,12 @@ DEFAULT_SOURCE_DIR = "data"
 DEFAULT_LAKEHOUSE_DIR = "lakehouse"
 # Delta's own default: VACUUM never removes files a reader of the last 7 days may need.
 DEFAULT_VACUUM_RETENTION_HOURS = 168
+# Z-ordered tables are rewritten into about this many files per partition, so a point query on
+# the Z-order column can skip most files through their min/max statistics; file sizes are kept
+# between the bounds (tiny tables are not split, large ones never exceed 128 MiB files).
+ZORDER_FILES_PER_PARTITION = 16
+ZORDER_MIN_FILE_BYTES = 256 * 1024
+ZORDER_MAX_FILE_BYTES = 128 * 1024 * 1024
 
 # Spark settings that matter on a 2-core laptop; Glue sizes its own cluster.
 LOCAL_SPARK_CONF: dict[str, str] = {

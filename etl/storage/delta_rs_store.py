@@ -133,11 +133,18 @@ class DeltaRsTableStore:
             )
         return entries
 
-    def optimize(self, path: str, zorder_by: tuple[str, ...] = ()) -> dict[str, Any]:
+    def optimize(
+        self, path: str, zorder_by: tuple[str, ...] = (), target_file_bytes: int | None = None
+    ) -> dict[str, Any]:
         table = self._table(path)
         if zorder_by:
-            return dict(table.optimize.z_order(list(zorder_by)))
-        return dict(table.optimize.compact())
+            return dict(table.optimize.z_order(list(zorder_by), target_size=target_file_bytes))
+        return dict(table.optimize.compact(target_size=target_file_bytes))
+
+    def size_bytes(self, path: str) -> int:
+        actions = self._table(path).get_add_actions(flatten=True)
+        sizes = actions.column("size_bytes").to_pylist()
+        return int(sum(sizes))
 
     def vacuum(self, path: str, retention_hours: int) -> list[str]:
         return list(

@@ -92,10 +92,27 @@ class DeltaSparkTableStore:
             for r in rows
         ]
 
-    def optimize(self, path: str, zorder_by: tuple[str, ...] = ()) -> dict[str, Any]:
-        builder = self._delta.forPath(self.spark, path).optimize()
-        result = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
-        return {"metrics": str(result.collect()[0]["metrics"])}
+    def optimize(
+        self, path: str, zorder_by: tuple[str, ...] = (), target_file_bytes: int | None = None
+    ) -> dict[str, Any]:
+        key = "spark.databricks.delta.optimize.maxFileSize"
+        previous = self.spark.conf.get(key, None)
+        if target_file_bytes:
+            self.spark.conf.set(key, str(target_file_bytes))
+        try:
+            builder = self._delta.forPath(self.spark, path).optimize()
+            done = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
+            return {"metrics": str(done.collect()[0]["metrics"])}
+        finally:
+            if target_file_bytes:
+                if previous is None:
+                    self.spark.conf.unset(key)
+                else:
+                    self.spark.conf.set(key, previous)
+
+    def size_bytes(self, path: str) -> int:
+        detail = self.spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]
+        return int(detail["sizeInBytes"])
 
     def vacuum(self, path: str, retention_hours: int) -> list[str]:
         self._delta.forPath(self.spark, path).vacuum(float(retention_hours))
