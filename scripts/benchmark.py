@@ -15,8 +15,8 @@ Python workers) every 0.2 s from ``/proc``. Per scenario the report gives the se
 layer (the sum of its jobs' seconds), rows per second, peak memory, the Parquet data files in
 the lakehouse (in total and per table) and, for silver ``order_items``, the share of data files
 that Delta statistics let a point query on one ``product_id`` skip, before and after
-``OPTIMIZE ZORDER BY (product_id, user_id)`` (the table store's ``optimize``, as
-``etl.maintenance`` runs it, applied to a copy of the table).
+``OPTIMIZE ZORDER BY`` the contract's Z-order columns with the target file size
+``etl.maintenance`` chooses (about 16 files a partition), applied to a copy of the table.
 
 Usage::
 
@@ -343,6 +343,7 @@ def measure_skipping(lakehouse: Path, scratch: Path) -> dict[str, Any]:
     """Skipping as the pipeline left silver order_items, then after the table store's
     OPTIMIZE ZORDER BY the contract's columns on a copy (the lakehouse stays untouched)."""
     from etl.contracts import CONTRACTS
+    from etl.maintenance import zorder_file_bytes
     from etl.storage import get_table_store
 
     source = lakehouse.joinpath(*SKIP_TABLE)
@@ -353,7 +354,9 @@ def measure_skipping(lakehouse: Path, scratch: Path) -> dict[str, Any]:
     before = skipping(copy)
     store = get_table_store(None, "delta-rs")  # type: ignore[arg-type]  # optimize needs no Spark
     started = time.perf_counter()
-    metrics = store.optimize(str(copy), zorder)
+    partitions = len({p.name for p in copy.iterdir() if "=" in p.name}) or 1
+    target = zorder_file_bytes(store.size_bytes(str(copy)), partitions)  # as etl.maintenance
+    metrics = store.optimize(str(copy), zorder, target)
     seconds = round(time.perf_counter() - started, 2)
     after = skipping(copy, before.get("value"))
     after["optimize_seconds"] = seconds
