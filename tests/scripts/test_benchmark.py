@@ -19,6 +19,8 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from etl.contracts import CONTRACTS
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "benchmark.py"
 
@@ -136,7 +138,7 @@ def test_smoke_run_of_a_tiny_m(bench: ModuleType, tmp_path: Path) -> None:
     assert run["files"]["silver/order_items"] == 30
     assert run["files"]["total"] == sum(v for k, v in run["files"].items() if k != "total")
     skipping = run["skipping"]
-    assert skipping["zorder_by"] == ["product_id", "user_id"]
+    assert skipping["zorder_by"] == list(CONTRACTS["order_items"].zorder_by)
     assert skipping["before"]["files"] == 30
     assert skipping["after"]["optimize_metrics"]["numFilesRemoved"] == 30
     assert 0 <= skipping["after"]["fraction"] <= 1
