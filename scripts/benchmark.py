@@ -360,6 +360,7 @@ def measure_skipping(lakehouse: Path, scratch: Path) -> dict[str, Any]:
     seconds = round(time.perf_counter() - started, 2)
     after = skipping(copy, before.get("value"))
     after["optimize_seconds"] = seconds
+    after["target_file_bytes"] = target
     after["optimize_metrics"] = {
         k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved", "partitionsOptimized")
     }
@@ -377,6 +378,7 @@ MIB = 2**20
 # Layouts tried next to the production one: (partitioned by order_date, Z-order columns, target
 # file size in bytes; None is delta-rs's default, the table's delta.targetFileSize or 100 MiB).
 EXPERIMENTS: tuple[tuple[bool, tuple[str, ...], int | None], ...] = (
+    (True, ("product_id", "user_id"), None),  # the layout before Z-order by product_id alone
     (True, ("product_id", "user_id"), 1 * MIB),
     (True, ("product_id", "user_id"), MIB // 4),
     (True, ("product_id",), None),
