@@ -8,9 +8,14 @@ file again adds nothing, while a corrected file adds only the rows that changed.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -36,11 +41,36 @@ def text_schema(columns: tuple[str, ...]) -> T.StructType:
     )
 
 
+def stage(parsed: SourceRows, folder: Path) -> Path:
+    """Write one file's rows to a Parquet file of text columns in the staging folder.
+
+    Bronze reads every file of a batch before it writes any (a batch is all-or-nothing), so the
+    parsed rows go to local Parquet one file at a time and are released: memory holds one source
+    file, not the batch. Spark then reads the staging folder like any other Parquet.
+    """
+    names = text_schema(parsed.columns).fieldNames()
+    values = list(zip(*parsed.rows, strict=True)) if parsed.rows else [() for _ in names]
+    arrays = [
+        pa.array(column, type=pa.int32() if name == "_source_row" else pa.string())
+        for name, column in zip(names, values, strict=True)
+    ]
+    arrays.append(pa.array([parsed.file.name] * len(parsed.rows), type=pa.string()))
+    path = folder / f"part-{len(list(folder.iterdir())):05d}.parquet"
+    pq.write_table(pa.Table.from_arrays(arrays, names=[*names, "_source_file"]), path)
+    return path
+
+
 def to_dataframe(spark: SparkSession, parsed: SourceRows) -> DataFrame:
+    """One file's rows as a DataFrame through Arrow (held by the driver until the write)."""
     schema = text_schema(parsed.columns)
     frame = pd.DataFrame(parsed.rows, columns=schema.fieldNames()).astype({"_source_row": "int32"})
-    df = spark.createDataFrame(frame, schema)  # Arrow-backed: fast for millions of rows
+    df = spark.createDataFrame(frame, schema)
     return df.withColumn("_source_file", F.lit(parsed.file.name))
+
+
+def read_staged(spark: SparkSession, folder: Path, columns: tuple[str, ...]) -> DataFrame:
+    schema = text_schema(columns).add("_source_file", T.StringType())
+    return spark.read.schema(schema).parquet(str(folder))
 
 
 def add_metadata(columns: tuple[str, ...], batch_id: str, ingested_at: datetime):  # type: ignore[no-untyped-def]
@@ -70,7 +100,7 @@ def add_metadata(columns: tuple[str, ...], batch_id: str, ingested_at: datetime)
 
 def run_bronze(ctx: JobContext, dataset: str) -> JobResult:
     """read → (validate files) → add metadata → insert-only merge; files are all-or-nothing."""
-    from etl.bronze.ledger import already_ingested, record_files
+    from etl.bronze.ledger import IngestedFile, already_ingested, record_files
 
     contract = CONTRACTS[dataset]
     columns = contract.source_columns
@@ -81,28 +111,40 @@ def run_bronze(ctx: JobContext, dataset: str) -> JobResult:
         f for f in discover(ctx.settings.source_dir, ctx.settings.files) if f.dataset == dataset
     ]
     seen = already_ingested(ctx, dataset)
-    parsed = []
-    for file in files:
-        # Raises before anything is written; a file ingested before is not parsed again.
-        rows = read_source(file, columns, contract.numeric_source_columns, known=seen)
-        if rows is None:
-            result.skipped_files += 1
-            continue
-        parsed.append(rows)
-    log.info("%s: %d new file(s), %d unchanged", result.job, len(parsed), result.skipped_files)
-    if not parsed:
-        if ctx.store.exists(table):
-            result.version = ctx.store.version(table)
-        return result
-
-    raw = to_dataframe(ctx.spark, parsed[0])
-    for more in parsed[1:]:
-        raw = raw.unionByName(to_dataframe(ctx.spark, more))
-    bronze = raw.transform(add_metadata(columns, ctx.settings.batch_id, ctx.started_at))
-    result.rows_read = sum(len(p.rows) for p in parsed)
-    merged = ctx.store.merge(bronze, table, MergeSpec(keys=("_row_hash",), update_when="false"))
+    folder = Path(tempfile.mkdtemp(prefix="etl-bronze-"))
+    try:
+        ingested = []
+        frames: list[DataFrame] = []
+        local = str(ctx.spark.sparkContext.master).startswith("local")
+        for file in files:
+            # Raises before anything is written; a file ingested before is not parsed again.
+            rows = read_source(file, columns, contract.numeric_source_columns, known=seen)
+            if rows is None:
+                result.skipped_files += 1
+                continue
+            if local:
+                stage(rows, folder)
+            else:  # executors cannot read the driver's disk: hand the rows over through Arrow
+                frames.append(to_dataframe(ctx.spark, rows))
+            ingested.append(IngestedFile.of(rows))
+            del rows
+        skipped = result.skipped_files
+        log.info("%s: %d new file(s), %d unchanged", result.job, len(ingested), skipped)
+        if not ingested:
+            if ctx.store.exists(table):
+                result.version = ctx.store.version(table)
+            return result
+        raw = read_staged(ctx.spark, folder, columns) if local else frames[0]
+        for frame in frames[1:]:
+            raw = raw.unionByName(frame)
+        bronze = raw.transform(add_metadata(columns, ctx.settings.batch_id, ctx.started_at))
+        result.rows_read = sum(f.rows for f in ingested)
+        spec = MergeSpec(keys=("_row_hash",), update_when="false")
+        merged = ctx.store.merge(bronze, table, spec)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     result.inserted = merged.inserted
     result.duplicates = result.rows_read - merged.inserted
     result.version = merged.version
-    record_files(ctx, dataset, parsed)
+    record_files(ctx, dataset, ingested)
     return result

@@ -6,6 +6,8 @@ contents it has ingested: a file seen before with the same SHA-256 is not even p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -43,19 +45,40 @@ def already_ingested(ctx: JobContext, dataset: str) -> set[tuple[str, str]]:
     return {(r["source_file"], r["sha256"]) for r in rows}
 
 
-def record_files(ctx: JobContext, dataset: str, parsed: list[SourceRows]) -> None:
+@dataclass(frozen=True)
+class IngestedFile:
+    """What the ledger keeps of a parsed file, once its rows are staged and released."""
+
+    name: str
+    sha256: str
+    rows: int
+    blank_rows: int
+    extra_columns: tuple[str, ...]
+
+    @classmethod
+    def of(cls, parsed: SourceRows) -> IngestedFile:
+        return cls(
+            parsed.file.name,
+            parsed.sha256,
+            len(parsed.rows),
+            parsed.blank_rows,
+            parsed.extra_columns,
+        )
+
+
+def record_files(ctx: JobContext, dataset: str, ingested: list[IngestedFile]) -> None:
     rows = [
         (
             dataset,
-            p.file.name,
+            p.name,
             p.sha256,
-            len(p.rows),
+            p.rows,
             p.blank_rows,
             ",".join(p.extra_columns) or None,
             ctx.settings.batch_id,
             ctx.started_at.replace(tzinfo=None),
         )
-        for p in parsed
+        for p in ingested
     ]
     df = ctx.spark.createDataFrame(rows, LEDGER_SCHEMA)
     ctx.store.merge(df, ledger_path(ctx), MergeSpec(keys=("source_file", "sha256")))
