@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -55,6 +55,7 @@ class SourceRows:
     rows: list[tuple[object, ...]]  # values of `columns`, then sheet, row number, extra JSON
     blank_rows: int
     extra_columns: tuple[str, ...]
+    row_count: int  # data rows read (also when they went to a sink instead of `rows`)
 
 
 def dataset_of(relative_name: str) -> str | None:
@@ -162,17 +163,25 @@ def cell_text(value: object) -> str | None:
     return text if text.strip() != "" else None
 
 
+SheetSink = Callable[[str | None, list[tuple[object, ...]]], None]
+
+
 def read_source(
     file: SourceFile,
     columns: tuple[str, ...],
     numeric: tuple[str, ...] = (),
     known: Container[tuple[str, str]] = (),
+    sink: SheetSink | None = None,
 ) -> SourceRows | None:
     """Read one file; raise SourceFileError for anything that makes it unusable.
 
     A file whose (name, sha256) is in `known` was ingested before: it is not parsed again and
-    None is returned.
+    None is returned. With a `sink`, each worksheet's rows go to it as soon as the sheet is
+    read and are not kept (`rows` stays empty), so memory holds one sheet at a time.
     """
+    rows: list[tuple[object, ...]] = []
+    count = blank = 0
+    extras: set[str] = set()
     with _local_copy(file.uri) as local:
         if os.path.getsize(local) == 0:
             raise SourceFileError(file.name, "the file is empty (0 bytes)")
@@ -180,26 +189,28 @@ def read_source(
         if (file.name, sha) in known:
             return None
         if file.name.lower().endswith(".csv"):
-            sheets: list[tuple[str | None, list[list[object]]]] = [
+            sheets: Iterable[tuple[str | None, list[list[object]]]] = [
                 (None, _csv_rows(local, file.name))
             ]
         else:
-            sheets = _workbook_rows(local, file.name)
-    rows: list[tuple[object, ...]] = []
-    blank = 0
-    extras: set[str] = set()
-    for sheet, grid in sheets:
-        sheet_rows, sheet_blank, sheet_extra = _shape(file.name, sheet, grid, columns, numeric)
-        rows.extend(sheet_rows)
-        blank += sheet_blank
-        extras.update(sheet_extra)
+            sheets = _workbook_sheets(local, file.name)
+        for sheet, grid in sheets:
+            sheet_rows, sheet_blank, sheet_extra = _shape(file.name, sheet, grid, columns, numeric)
+            del grid
+            count += len(sheet_rows)
+            blank += sheet_blank
+            extras.update(sheet_extra)
+            if sink is None:
+                rows.extend(sheet_rows)
+            else:
+                sink(sheet, sheet_rows)
     if extras:
         log.warning(
             "%s: extra columns %s kept in bronze (_extra), ignored in silver",
             file.name,
             ", ".join(sorted(extras)),
         )
-    return SourceRows(file, sha, columns, rows, blank, tuple(sorted(extras)))
+    return SourceRows(file, sha, columns, rows, blank, tuple(sorted(extras)), count)
 
 
 def _csv_rows(path: str, name: str, limit: int | None = None) -> list[list[object]]:
@@ -221,14 +232,13 @@ def _csv_rows(path: str, name: str, limit: int | None = None) -> list[list[objec
         raise SourceFileError(name, f"malformed CSV: {exc}", row=reader.line_num) from exc
 
 
-def _workbook_rows(path: str, name: str) -> list[tuple[str | None, list[list[object]]]]:
+def _workbook_sheets(path: str, name: str) -> Iterator[tuple[str | None, list[list[object]]]]:
+    """The worksheets of a workbook, one at a time."""
     try:
         workbook = CalamineWorkbook.from_path(path)
-        sheets: list[tuple[str | None, list[list[object]]]] = []
         for sheet in workbook.sheet_names:
             grid = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-            sheets.append((sheet, [list(r) for r in grid]))
-        return sheets
+            yield sheet, [list(r) for r in grid]
     except (CalamineError, ValueError, OSError) as exc:
         raise _unreadable(name, exc) from exc
 

@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from etl.contracts import CONTRACTS
 from etl.jobs import JobContext, JobResult
-from etl.sources import SourceRows, discover, read_source
+from etl.sources import SheetSink, SourceRows, discover, read_source
 from etl.storage import MergeSpec
 
 log = logging.getLogger(__name__)
@@ -41,23 +41,26 @@ def text_schema(columns: tuple[str, ...]) -> T.StructType:
     )
 
 
-def stage(parsed: SourceRows, folder: Path) -> Path:
-    """Write one file's rows to a Parquet file of text columns in the staging folder.
+def stage(folder: Path, file_name: str, columns: tuple[str, ...]) -> SheetSink:
+    """A sink that writes each worksheet's rows to a Parquet file of text columns.
 
     Bronze reads every file of a batch before it writes any (a batch is all-or-nothing), so the
-    parsed rows go to local Parquet one file at a time and are released: memory holds one source
-    file, not the batch. Spark then reads the staging folder like any other Parquet.
+    parsed rows go to local Parquet one sheet at a time and are released: memory holds one
+    worksheet, not the batch. Spark then reads the staging folder like any other Parquet.
     """
-    names = text_schema(parsed.columns).fieldNames()
-    values = list(zip(*parsed.rows, strict=True)) if parsed.rows else [() for _ in names]
-    arrays = [
-        pa.array(column, type=pa.int32() if name == "_source_row" else pa.string())
-        for name, column in zip(names, values, strict=True)
-    ]
-    arrays.append(pa.array([parsed.file.name] * len(parsed.rows), type=pa.string()))
-    path = folder / f"part-{len(list(folder.iterdir())):05d}.parquet"
-    pq.write_table(pa.Table.from_arrays(arrays, names=[*names, "_source_file"]), path)
-    return path
+    names = text_schema(columns).fieldNames()
+
+    def _write(_sheet: str | None, rows: list[tuple[object, ...]]) -> None:
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        arrays = [
+            pa.array(column, type=pa.int32() if name == "_source_row" else pa.string())
+            for name, column in zip(names, values, strict=True)
+        ]
+        arrays.append(pa.array([file_name] * len(rows), type=pa.string()))
+        path = folder / f"part-{len(list(folder.iterdir())):05d}.parquet"
+        pq.write_table(pa.Table.from_arrays(arrays, names=[*names, "_source_file"]), path)
+
+    return _write
 
 
 def to_dataframe(spark: SparkSession, parsed: SourceRows) -> DataFrame:
@@ -118,13 +121,14 @@ def run_bronze(ctx: JobContext, dataset: str) -> JobResult:
         local = str(ctx.spark.sparkContext.master).startswith("local")
         for file in files:
             # Raises before anything is written; a file ingested before is not parsed again.
-            rows = read_source(file, columns, contract.numeric_source_columns, known=seen)
+            # On a cluster, executors cannot read the driver's disk: rows go through Arrow.
+            sink = stage(folder, file.name, columns) if local else None
+            numeric = contract.numeric_source_columns
+            rows = read_source(file, columns, numeric, known=seen, sink=sink)
             if rows is None:
                 result.skipped_files += 1
                 continue
-            if local:
-                stage(rows, folder)
-            else:  # executors cannot read the driver's disk: hand the rows over through Arrow
+            if not local:
                 frames.append(to_dataframe(ctx.spark, rows))
             ingested.append(IngestedFile.of(rows))
             del rows

@@ -60,7 +60,7 @@ class IngestedFile:
         return cls(
             parsed.file.name,
             parsed.sha256,
-            len(parsed.rows),
+            parsed.row_count,
             parsed.blank_rows,
             parsed.extra_columns,
         )
