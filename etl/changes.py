@@ -86,9 +86,3 @@ def values_of(changes: DataFrame, dataset: str, kind: str, dtype: str) -> DataFr
         .select(F.col("value").cast(dtype).alias(kind))
         .distinct()
     )
-
-
-def in_list_predicate(column: str, values: list[object]) -> str:
-    """`t.<column> IN ('v1', 'v2')` for a merge's target filter (partition pruning)."""
-    quoted = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
-    return f"t.{column} IN ({quoted})"

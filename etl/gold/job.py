@@ -66,26 +66,27 @@ def run_gold(ctx: JobContext, gold: GoldTable) -> JobResult:
     silver = read_silver(ctx)
     watermark = last_watermark(ctx, result.job)
     changes = changes_since(ctx, watermark)
-    if changes is not None:
-        changes = changes.cache()
-        newest = changes.agg(F.max("changed_at")).collect()[0][0]
-        result.watermark = newest or watermark
+    # A table built before, with a scope, rebuilds only the keys the changes touched.
+    touched = gold.touched if watermark is not None and ctx.store.exists(table) else None
     keys = None
-    if ctx.store.exists(table) and watermark is not None and changes is not None and gold.touched:
-        keys = gold.touched(silver, changes)
+    if changes is not None:
+        changes = changes.cache() if touched else changes  # read again by `touched`
+        result.watermark = changes.agg(F.max("changed_at")).collect()[0][0] or watermark
+        keys = touched(silver, changes) if touched else None
     if keys is None:
         _merge_full(ctx, gold, table, gold.build(silver), result)
     else:
         keys = keys.distinct().cache()
-        log.info("%s: rebuilding %d touched key(s)", result.job, keys.count())
-        if keys.isEmpty():
+        count = keys.count()
+        log.info("%s: rebuilding %d touched key(s)", result.job, count)
+        if count == 0:
             result.version = ctx.store.version(table)
         else:
             assert gold.limit is not None, f"{gold.name}: touched without limit"
             _merge_keys(ctx, gold, table, gold.build(gold.limit(silver, keys)), keys, result)
         keys.unpersist()
     if changes is not None:
-        changes.unpersist()
+        changes.unpersist()  # a no-op when it was not cached
     return result
 
 

@@ -38,12 +38,16 @@ th { background: #f3f4f6; }
 </style>"""
 
 
-def data_docs_index(ctx: JobContext) -> str | None:
-    """The Data Docs index of a local lakehouse; None for a lakehouse on S3."""
+def project_root(ctx: JobContext) -> str | None:
+    """The Great Expectations project of a local lakehouse; None for a lakehouse on S3."""
     lakehouse = ctx.settings.lakehouse_dir
-    if "://" in lakehouse:
-        return None
-    return os.path.join(os.path.abspath(lakehouse), *SITE, "index.html")
+    return None if "://" in lakehouse else os.path.join(os.path.abspath(lakehouse), SITE[0])
+
+
+def data_docs_index(ctx: JobContext) -> str | None:
+    """The Data Docs index page of a local lakehouse; None for a lakehouse on S3."""
+    root = project_root(ctx)
+    return None if root is None else os.path.join(root, *SITE[1:], "index.html")
 
 
 def strip_external(page: str) -> str:

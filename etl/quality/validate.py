@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from etl.contracts import Severity
 from etl.errors import DataQualityError
 from etl.jobs import JobContext
-from etl.quality.data_docs import data_docs_index, publish
+from etl.quality.data_docs import data_docs_index, project_root, publish
 from etl.quality.expectations import Check, checks_for
 from etl.storage import MergeSpec
 
@@ -51,11 +51,6 @@ class Outcome:
     success: bool
     observed: str
     unexpected: int | None
-
-
-def docs_root(ctx: JobContext) -> str | None:
-    lakehouse = ctx.settings.lakehouse_dir
-    return None if "://" in lakehouse else os.path.join(os.path.abspath(lakehouse), "_dq")
 
 
 @cache
@@ -101,7 +96,7 @@ def run_checks(ctx: JobContext, layer: str, name: str, df: DataFrame) -> list[Ou
     checks = checks_for(layer, name)
     assert len({c.description for c in checks}) == len(checks), f"{layer}.{name}: duplicate checks"
     table = f"{layer}.{name}"
-    context = _context(docs_root(ctx))
+    context = _context(project_root(ctx))
     source = context.data_sources.add_or_update_spark(name="lakehouse")
     asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(
         name=table
@@ -113,7 +108,7 @@ def run_checks(ctx: JobContext, layer: str, name: str, df: DataFrame) -> list[Ou
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=table, data=batch, suite=suite)
     )
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if docs_root(ctx) else []
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if project_root(ctx) else []
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(name=table, validation_definitions=[definition], actions=actions)
     )

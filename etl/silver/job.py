@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.audit import last_watermark
-from etl.changes import in_list_predicate, record_changes
+from etl.changes import record_changes
 from etl.contracts import CONTRACTS, Contract
 from etl.errors import EtlError
 from etl.jobs import JobContext, JobResult
@@ -24,7 +24,7 @@ from etl.silver.conform import (
     to_quarantine,
     to_silver,
 )
-from etl.storage import MergeSpec, changed_predicate
+from etl.storage import MergeSpec, changed_predicate, in_predicate
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _partitions_touched(contract: Contract, latest: DataFrame, replaced: DataFra
     column = contract.partition_by[0]
     rows = latest.select(column).unionByName(replaced.select(column)).distinct().collect()
     values = sorted(r[column] for r in rows if r[column] is not None)
-    return in_list_predicate(column, values) if values else None
+    return in_predicate(column, values) if values else None
 
 
 def run_silver(ctx: JobContext, dataset: str) -> JobResult:
@@ -100,11 +100,18 @@ def run_silver(ctx: JobContext, dataset: str) -> JobResult:
 
     # write
     valid = valid_rows(checked)
-    latest = valid.transform(latest_per_key(contract)).transform(to_silver(contract))
+    # Cached: the change record, the partition filter and the merge all read the batch, and the
+    # silver rows it replaces are looked up once (a scan of the key and the recorded columns).
+    latest = valid.transform(latest_per_key(contract)).transform(to_silver(contract)).cache()
     target_filter = None
+    replaced = None
     if ctx.store.exists(table):
-        replaced = ctx.store.read(table).join(
-            latest.select(*contract.key), list(contract.key), "left_semi"
+        looked_up = dict.fromkeys([*contract.key, *contract.changes_by, *contract.partition_by])
+        replaced = (
+            ctx.store.read(table)
+            .select(*looked_up)
+            .join(latest.select(*contract.key), list(contract.key), "left_semi")
+            .cache()
         )
         record_changes(ctx, contract, latest, replaced)
         target_filter = _partitions_touched(contract, latest, replaced)
@@ -125,6 +132,9 @@ def run_silver(ctx: JobContext, dataset: str) -> JobResult:
         merged.updated,
         merged.version,
     )
+    latest.unpersist()
+    if replaced is not None:
+        replaced.unpersist()
     if result.rejected or not ctx.store.exists(quarantine):
         rejected = rejected_rows(checked).transform(
             to_quarantine(contract, ctx.run_id, ctx.started_at.strftime("%Y-%m-%d %H:%M:%S"))

@@ -12,6 +12,7 @@ from etl.storage.base import (
     TableStore,
     TableStoreError,
     changed_predicate,
+    in_predicate,
 )
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "TableStoreError",
     "changed_predicate",
     "get_table_store",
+    "in_predicate",
 ]
 
 

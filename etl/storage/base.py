@@ -58,6 +58,12 @@ class TableHistoryEntry:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+def in_predicate(column: str, values: list[object]) -> str:
+    """`t.<column> IN ('v1', 'v2')`: a merge target filter that lets Delta prune partitions."""
+    quoted = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+    return f"t.{column} IN ({quoted})"
+
+
 def changed_predicate(columns: list[str]) -> str:
     """True when any of `columns` differs between source and target (null-safe)."""
     return " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in columns) or "false"

@@ -12,13 +12,12 @@ from pyspark.sql import functions as F
 
 from etl.jobs import JobContext
 from etl.quality import rules_doc
-from etl.quality.data_docs import render_index, strip_external
+from etl.quality.data_docs import SITE, STYLE, render_index, strip_external
 from etl.settings import DATASETS, GOLD_TABLES
 from etl.silver import orders_etl
 from tests.conftest import SAMPLE_DATA
 
 TABLES = {f"silver.{d}" for d in DATASETS} | {f"gold.{t}" for t in GOLD_TABLES}
-SITE = Path("_dq", "gx", "uncommitted", "data_docs", "local_site")
 
 
 def test_rules_doc_matches_the_contracts() -> None:
@@ -42,7 +41,7 @@ def test_every_table_is_validated_and_recorded(sample_lakehouse: JobContext) -> 
 
 
 def test_data_docs_open_offline_and_list_every_table(sample_lakehouse: JobContext) -> None:
-    site = Path(sample_lakehouse.settings.lakehouse_dir) / SITE
+    site = Path(sample_lakehouse.settings.lakehouse_dir).joinpath(*SITE)
     index = (site / "index.html").read_text()
     for table in TABLES:
         assert f"<td>{table}</td>" in index
@@ -62,15 +61,9 @@ def test_strip_external_removes_every_fetch_and_keeps_content() -> None:
     )
     assert strip_external(page) == (
         "<html><head><style>a{background:none}</style>"
-        + rules_style()
+        + STYLE
         + "</head><body><p>42 rows</p><a href='https://docs.example'>docs</a></body></html>"
     )
-
-
-def rules_style() -> str:
-    from etl.quality.data_docs import STYLE
-
-    return STYLE
 
 
 def test_index_reports_status_per_table() -> None:
@@ -133,7 +126,7 @@ def test_data_docs_render_in_headless_chromium(
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("Chromium is not installed (Debian package: chromium)")
-    index = Path(sample_lakehouse.settings.lakehouse_dir) / SITE / "index.html"
+    index = Path(sample_lakehouse.settings.lakehouse_dir).joinpath(*SITE) / "index.html"
     shot = tmp_path / "data_docs.png"
     subprocess.run(
         [
