@@ -738,16 +738,9 @@ def format_table(runs: Sequence[Run]) -> str:
                 _skip_cell(skip.get("after")),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    from etl.summary import format_table as text_table
+
+    return text_table(rows)
 
 
 def _files_cell(run: Run) -> str:
@@ -780,15 +773,9 @@ def format_details(runs: Sequence[Run]) -> str:
             *(" / ".join(f"{r.layers[x]['rows_per_second']:,}" for x in LAYERS) for r in runs),
         )
     )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    from etl.summary import format_table as text_table
+
+    lines = text_table(rows).splitlines()
     for r in runs:
         tables = {k: v for k, v in r.files.items() if k != "total" and v}
         lines.append(
