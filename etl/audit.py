@@ -1,23 +1,34 @@
-"""The run-audit table `<lakehouse>/_audit/runs`: one row per run and job."""
+"""The audit tables under `<lakehouse>/_audit/`: `runs` (one row per run and job) and
+`ingested_files` (the processed-files ledger).
+
+Both are records *derived* from the commits that publish the data: a job writes its row after
+it published, and if a crash lost that row, the next run writes it from the publishing commit's
+own label (`repair`). So the audit trail is complete after any crash, and nothing the jobs
+decide depends on it: their state lives with the data (etl.bookkeeping).
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl.jobs import JobContext, JobResult
-from etl.storage import MergeSpec
+from etl.bookkeeping import DATA, MARK, find_commit
+from etl.runner import INGESTED_FILES, RUNS, JobContext, JobResult, JobSpec
+from etl.storage import Commit, MergeSpec
 
 RUNS_SCHEMA = T.StructType(
     [
         T.StructField("run_id", T.StringType()),
         T.StructField("batch_id", T.StringType()),
         T.StructField("job", T.StringType()),
+        T.StructField("status", T.StringType()),
         T.StructField("table_path", T.StringType()),
         T.StructField("started_at", T.TimestampType()),
+        T.StructField("finished_at", T.TimestampType()),
         T.StructField("seconds", T.DoubleType()),
         T.StructField("rows_read", T.LongType()),
         T.StructField("retried", T.LongType()),
@@ -30,49 +41,133 @@ RUNS_SCHEMA = T.StructType(
         T.StructField("rejected_by_reason", T.StringType()),
         T.StructField("warnings_by_reason", T.StringType()),
         T.StructField("delta_version", T.LongType()),
-        T.StructField("watermark", T.TimestampType()),
+        T.StructField("input", T.StringType()),
+        T.StructField("table_versions", T.StringType()),
     ]
 )
 
+LEDGER_SCHEMA = T.StructType(
+    [
+        T.StructField("dataset", T.StringType()),
+        T.StructField("source_file", T.StringType()),
+        T.StructField("sha256", T.StringType()),
+        T.StructField("rows", T.LongType()),
+        T.StructField("blank_rows", T.LongType()),
+        T.StructField("extra_columns", T.StringType()),
+        T.StructField("batch_id", T.StringType()),
+        T.StructField("ingested_at", T.TimestampType()),
+    ]
+)
 
-def runs_path(ctx: JobContext) -> str:
-    return ctx.path("_audit", "runs")
+RUNS_KEY = MergeSpec(keys=("run_id", "job"), update_when="false")
+LEDGER_KEY = MergeSpec(keys=("source_file", "sha256"), update_when="false")
 
 
-def record_run(ctx: JobContext, result: JobResult) -> None:
-    row = (
-        ctx.run_id,
-        ctx.settings.batch_id,
-        result.job,
-        result.table,
-        ctx.started_at.replace(tzinfo=None),
-        float(result.seconds),
-        result.rows_read,
-        result.retried,
-        result.inserted,
-        result.updated,
-        result.deleted,
-        result.rejected,
-        result.duplicates,
-        result.released,
-        json.dumps(result.rejected_by_reason, sort_keys=True),
-        json.dumps(result.warnings_by_reason, sort_keys=True),
-        result.version,
-        result.watermark.replace(tzinfo=None) if result.watermark else None,
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _run_row(
+    commit: Commit, spec: JobSpec, path: str, counts: dict[str, Any], versions: dict[str, int]
+) -> tuple[object, ...]:
+    started = datetime.fromisoformat(str(commit.info["started_at"]))
+    finished = datetime.fromisoformat(str(commit.info.get("finished_at", started.isoformat())))
+    return (
+        commit.run_id,
+        commit.info.get("batch_id"),
+        spec.name,
+        str(counts.get("status", "ok")),
+        path,
+        _naive(started),
+        _naive(finished),
+        float(counts.get("seconds", 0.0)),
+        *(
+            int(counts.get(n, 0))
+            for n in (
+                "rows_read",
+                "retried",
+                "inserted",
+                "updated",
+                "deleted",
+                "rejected",
+                "duplicates",
+                "released",
+            )
+        ),
+        json.dumps(counts.get("rejected_by_reason", {}), sort_keys=True),
+        json.dumps(counts.get("warnings_by_reason", {}), sort_keys=True),
+        versions.get(spec.output),
+        str(counts.get("input", "")),
+        json.dumps(versions, sort_keys=True),
     )
-    df = ctx.spark.createDataFrame([row], RUNS_SCHEMA)
-    ctx.store.merge(df, runs_path(ctx), MergeSpec(keys=("run_id", "job")))
 
 
-def last_watermark(ctx: JobContext, job: str) -> datetime | None:
-    """The newest bronze ingestion time a job has already processed."""
-    if not ctx.store.exists(runs_path(ctx)):
-        return None
-    row = (
-        ctx.store.read(runs_path(ctx))
-        .where(F.col("job") == job)
-        .agg(F.max("watermark").alias("w"))
-        .collect()[0]
+def record_run(ctx: JobContext, spec: JobSpec, result: JobResult) -> None:
+    """The job's row in `_audit/runs`, written after it published."""
+    counts = {**result.counts(), "status": result.status}
+    label = ctx.commit(
+        "audit",
+        started_at=ctx.started_at.isoformat(),
+        finished_at=datetime.now(UTC).isoformat(),
     )
-    value = row["w"]
-    return value if isinstance(value, datetime) else None
+    row = _run_row(label, spec, result.table, counts, result.table_versions)
+    ctx.store.merge_rows([row], RUNS_SCHEMA, ctx.path(RUNS), RUNS_KEY, label)
+
+
+def record_files(ctx: JobContext, dataset: str, files: Sequence[dict[str, Any]]) -> None:
+    """Ledger rows for the files a bronze job published."""
+    rows = [
+        (
+            dataset,
+            f["name"],
+            f["sha256"],
+            int(f["rows"]),
+            int(f["blank_rows"]),
+            ",".join(f["extra_columns"]) or None,
+            ctx.settings.batch_id,
+            _naive(ctx.started_at),
+        )
+        for f in files
+    ]
+    if rows:
+        label = ctx.commit("audit")
+        ctx.store.merge_rows(rows, LEDGER_SCHEMA, ctx.path(INGESTED_FILES), LEDGER_KEY, label)
+
+
+def ingested_files(ctx: JobContext, dataset: str) -> set[tuple[str, str]]:
+    """(file, sha256) of every file of the dataset the ledger holds."""
+    path = ctx.path(INGESTED_FILES)
+    if not ctx.store.exists(path):
+        return set()
+    rows = ctx.store.read_rows(path, ["dataset", "source_file", "sha256"])
+    return {(r["source_file"], r["sha256"]) for r in rows if r["dataset"] == dataset}
+
+
+def recorded_runs(ctx: JobContext) -> set[tuple[str, str]]:
+    path = ctx.path(RUNS)
+    if not ctx.store.exists(path):
+        return set()
+    return {(r["run_id"], r["job"]) for r in ctx.store.read_rows(path, ["run_id", "job"])}
+
+
+def repair(ctx: JobContext, spec: JobSpec) -> None:
+    """Write the audit rows a crash lost: those of the job's last publishing commit."""
+    found = find_commit(ctx.store, ctx.path(spec.output), spec.name, (DATA, MARK))
+    if found is None:
+        return
+    entry, commit = found
+    if (commit.run_id, spec.name) in recorded_runs(ctx):
+        return
+    counts = dict(commit.info.get("result") or {})
+    versions = {spec.output: entry.version, **(commit.info.get("versions") or {})}
+    files = commit.info.get("files") or []
+    saved = ctx.run_id, ctx.job
+    try:
+        ctx.run_id = commit.run_id  # the rows are the crashed run's, labelled as such
+        if files:
+            record_files(ctx, spec.table_name, files)
+        row = _run_row(commit, spec, ctx.path(spec.output), counts, versions)
+        label = ctx.commit("audit", repaired=True)
+        ctx.store.merge_rows([row], RUNS_SCHEMA, ctx.path(RUNS), RUNS_KEY, label)
+    finally:
+        ctx.run_id, ctx.job = saved

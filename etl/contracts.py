@@ -197,3 +197,4 @@ ORDER_ITEMS = Contract(
 )
 
 CONTRACTS: dict[str, Contract] = {c.dataset: c for c in (PRODUCTS, ORDERS, ORDER_ITEMS)}
+DATASETS: tuple[str, ...] = tuple(CONTRACTS)

@@ -1,79 +1,66 @@
-"""Run every job in dependency order in one Spark session, then print what each one did."""
+"""Run the lakehouse's jobs in dependency order in one process, then print what each did and
+whether every input row is accounted for."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from collections.abc import Sequence
 
 from etl.accounting import balances, format_balances
-from etl.contracts import CONTRACTS
-from etl.errors import EtlError
-from etl.jobs import (
-    JOBS,
-    JobContext,
-    JobResult,
-    configure_logging,
-    exit_code,
-    new_context,
-    run_job,
-)
+from etl.cli import execute, guarded, new_context, options_for, parser_for, start
+from etl.errors import ConfigurationError, ExitCode
 from etl.quality.data_docs import data_docs_index
-from etl.settings import add_common_arguments, settings_from_args
-from etl.sources import check_structure, discover
+from etl.registry import JOB_NAMES, LAYERS, runnable, select_jobs
+from etl.runner import JobContext, JobResult
 from etl.summary import format_summary
 
-LAYERS = ("bronze", "silver", "gold")
+COMMAND = "python -m etl.pipeline"
 
 
-def select_jobs(layers: Sequence[str] = LAYERS, jobs: Sequence[str] = ()) -> list[str]:
-    unknown = [j for j in jobs if j not in JOBS] + [x for x in layers if x not in LAYERS]
-    if unknown:
-        raise EtlError(f"unknown job or layer: {', '.join(unknown)}; jobs are {', '.join(JOBS)}")
-    return [j for j in JOBS if (j in jobs if jobs else j.split(".")[0] in layers)]
-
-
-def preflight(ctx: JobContext, jobs: Sequence[str]) -> None:
-    """Check every source file a bronze job will read before any job writes anything."""
-    datasets = {j.split(".")[1] for j in jobs if j.startswith("bronze.")}
-    for file in discover(ctx.settings.source_dir, ctx.settings.files):
-        if file.dataset in datasets:
-            contract = CONTRACTS[file.dataset]
-            check_structure(file, contract.source_columns, contract.numeric_source_columns)
-
-
-def run_pipeline(ctx: JobContext, jobs: Sequence[str]) -> list[JobResult]:
-    preflight(ctx, jobs)
-    return [run_job(job, ctx) for job in jobs]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m etl.pipeline", description=__doc__)
-    add_common_arguments(parser)
-    parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layers to run")
-    parser.add_argument("--jobs", default="", help="comma-separated jobs (overrides --layers)")
-    args = parser.parse_args(argv)
-    configure_logging()
+def run_pipeline(ctx: JobContext, selector: str = "all") -> list[JobResult]:
+    """Run the selected jobs (etl.registry.select_jobs) over the context's lakehouse."""
     try:
-        jobs = select_jobs(
-            [x for x in args.layers.split(",") if x], [j for j in args.jobs.split(",") if j]
-        )
-        ctx = new_context(settings_from_args(args))
-        results = run_pipeline(ctx, jobs)
+        specs = select_jobs(selector)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    return execute(ctx, [runnable(s.name) for s in specs], COMMAND)
+
+
+def selector(layers: str, jobs: str) -> str:
+    return jobs or layers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = options_for(LAYERS)
+    parser = parser_for(COMMAND, __doc__ or COMMAND, options)
+    parser.add_argument(
+        "--layers",
+        default=",".join(LAYERS),
+        help=f"comma-separated layers to run, of {', '.join(LAYERS)} [default: all three]",
+    )
+    parser.add_argument(
+        "--jobs",
+        default="",
+        help=f"comma-separated jobs to run instead of --layers, of {', '.join(JOB_NAMES)}",
+    )
+    args = parser.parse_args(argv)
+
+    def _body() -> int:
+        settings = start(args, options)
+        ctx = new_context(settings)
+        results = run_pipeline(ctx, selector(args.layers, args.jobs))
         accounts = balances(ctx)
-    except EtlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exit_code(exc)
-    print(format_summary(results))
-    print()
-    print(format_balances(accounts))
-    print()
-    print(f"tables: {ctx.settings.lakehouse_dir}")
-    docs = data_docs_index(ctx)
-    if docs is not None and os.path.exists(docs):
-        print(f"data quality report: {docs}")
-    return 0 if all(b.balanced for b in accounts) else 1
+        print(format_summary(results))
+        print()
+        print(format_balances(accounts))
+        print()
+        print(f"tables: {settings.lakehouse_dir}")
+        docs = data_docs_index(ctx)
+        if docs is not None and os.path.exists(docs):
+            print(f"data quality report: {docs}")
+        return int(ExitCode.OK if all(b.balanced for b in accounts) else ExitCode.UNBALANCED)
+
+    return guarded(_body)
 
 
 if __name__ == "__main__":

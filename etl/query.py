@@ -19,8 +19,11 @@ from pathlib import Path
 from etl.analytics.engine import known_tables, run_query
 from etl.analytics.formats import FORMATS, format_result
 from etl.analytics.named_queries import load_named_queries
+from etl.cli import guarded
 from etl.errors import EtlError
-from etl.settings import add_common_arguments, settings_from_args
+from etl.settings import add_options, resolve_settings
+
+OPTIONS = ("lakehouse_dir",)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -28,7 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m etl.query",
         description="Run Athena-dialect SQL against the local silver and gold Delta tables.",
     )
-    add_common_arguments(parser)
+    add_options(parser, OPTIONS)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("sql", nargs="?", help="the query text")
     source.add_argument("--file", type=Path, help="a file holding the query ('-' for stdin)")
@@ -64,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(listing())
         return 0
-    try:
-        result = run_query(read_sql(args), settings_from_args(args))
-    except EtlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(format_result(result, args.format))
-    return 0
+
+    def _body() -> int:
+        result = run_query(read_sql(args), resolve_settings(args, OPTIONS))
+        print(format_result(result, args.format))
+        return 0
+
+    return guarded(_body)
 
 
 if __name__ == "__main__":

@@ -1,86 +1,46 @@
-"""Every job of the lakehouse, in dependency order, with the tables it reads and writes.
+"""Every job of the lakehouse, in dependency order: the one list.
 
-This is the one list: the pipeline, the single-job entry points, maintenance, validation, the
-local query engine, the Glue entry point and the rendered state machine all derive from it.
-A table is named `<layer>/<name>`, which is also its folder under the lakehouse.
+The pipeline, maintenance, validation, the local query engine, the Glue entry point and the
+rendered state machine all derive from `RUNNABLE` (the job objects) and `JOBS` (their specs:
+name, layer, the tables each reads and writes, the output's Z-order and partition columns).
+Adding a gold table is one new module under etl/gold/ defining `JOB = GoldJob(GoldTable(...))`
+plus one line here (docs/architecture.md walks through an example). A table is named
+`<layer>/<name>`, which is also its folder under the lakehouse.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
-Layer = Literal["bronze", "silver", "gold"]
-LAYERS: tuple[Layer, ...] = ("bronze", "silver", "gold")
-
-RUNS = "_audit/runs"
-INGESTED_FILES = "_audit/ingested_files"
-DQ_RESULTS = "_audit/dq_results"
-AUDIT_TABLES = (RUNS, INGESTED_FILES, DQ_RESULTS)
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One job: its name (`<layer>.<name>`), its module and the tables it reads and writes."""
-
-    name: str
-    reads: tuple[str, ...]
-    writes: tuple[str, ...]
-
-    @property
-    def layer(self) -> Layer:
-        layer = self.name.split(".", 1)[0]
-        assert layer in LAYERS, self.name
-        return layer  # type: ignore[return-value]
-
-    @property
-    def table_name(self) -> str:
-        return self.name.split(".", 1)[1]
-
-    @property
-    def output(self) -> str:
-        """The table the job publishes (its first write)."""
-        return self.writes[0]
-
-    @property
-    def module(self) -> str:
-        return f"etl.{self.layer}.{self.table_name}_etl"
-
-
-def _bronze(dataset: str) -> JobSpec:
-    return JobSpec(
-        f"bronze.{dataset}", reads=(), writes=(f"bronze/{dataset}", INGESTED_FILES, RUNS)
-    )
-
-
-def _silver(dataset: str, parents: tuple[str, ...] = ()) -> JobSpec:
-    return JobSpec(
-        f"silver.{dataset}",
-        reads=(f"bronze/{dataset}", *(f"silver/{p}" for p in parents)),
-        writes=(f"silver/{dataset}", f"quarantine/{dataset}", RUNS, DQ_RESULTS),
-    )
-
-
-def _gold(name: str, reads: tuple[str, ...]) -> JobSpec:
-    return JobSpec(
-        f"gold.{name}",
-        reads=tuple(f"silver/{r}" for r in reads),
-        writes=(f"gold/{name}", RUNS, DQ_RESULTS),
-    )
-
-
-JOBS: tuple[JobSpec, ...] = (
-    _bronze("products"),
-    _bronze("orders"),
-    _bronze("order_items"),
-    _silver("products"),
-    _silver("orders"),
-    _silver("order_items", parents=("orders", "products")),
-    _gold("daily_sales", ("orders", "order_items")),
-    _gold("product_performance", ("products", "order_items", "orders")),
-    _gold("department_analytics", ("products", "order_items")),
-    _gold("customer_insights", ("orders", "order_items", "products")),
+from etl.bronze import order_items_etl as bronze_order_items
+from etl.bronze import orders_etl as bronze_orders
+from etl.bronze import products_etl as bronze_products
+from etl.gold import (
+    customer_insights_etl,
+    daily_sales_etl,
+    department_analytics_etl,
+    product_performance_etl,
 )
+from etl.runner import AUDIT_TABLES, LAYERS, Job, JobSpec, Layer
+from etl.silver import order_items_etl as silver_order_items
+from etl.silver import orders_etl as silver_orders
+from etl.silver import products_etl as silver_products
+
+__all__ = ["AUDIT_TABLES", "JOBS", "LAYERS", "RUNNABLE", "JobSpec", "Layer"]
+
+RUNNABLE: tuple[Job[Any, Any], ...] = (
+    bronze_products.JOB,
+    bronze_orders.JOB,
+    bronze_order_items.JOB,
+    silver_products.JOB,
+    silver_orders.JOB,
+    silver_order_items.JOB,
+    daily_sales_etl.JOB,
+    product_performance_etl.JOB,
+    department_analytics_etl.JOB,
+    customer_insights_etl.JOB,
+)
+JOBS: tuple[JobSpec, ...] = tuple(j.spec for j in RUNNABLE)
 JOB_NAMES: tuple[str, ...] = tuple(j.name for j in JOBS)
 
 
@@ -89,6 +49,10 @@ def job(name: str) -> JobSpec:
         if spec.name == name:
             return spec
     raise KeyError(name)
+
+
+def runnable(name: str) -> Job[Any, Any]:
+    return RUNNABLE[JOB_NAMES.index(name)]
 
 
 def select_jobs(selector: str) -> list[JobSpec]:
@@ -113,3 +77,12 @@ def catalog_tables() -> list[tuple[Layer, str]]:
 def all_tables() -> list[str]:
     """Every table any job writes, each once, in job order."""
     return list(dict.fromkeys(t for j in JOBS for t in j.writes))
+
+
+def datasets() -> tuple[str, ...]:
+    """The source datasets: one bronze job each."""
+    return tuple(j.table_name for j in JOBS if j.layer == "bronze")
+
+
+def gold_tables() -> tuple[str, ...]:
+    return tuple(j.table_name for j in JOBS if j.layer == "gold")

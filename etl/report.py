@@ -12,14 +12,15 @@ comes from the gold, quarantine and audit tables through the query layer of `etl
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from etl.analytics.dashboard import collect, render
+from etl.cli import guarded
 from etl.errors import EtlError
-from etl.settings import Settings, add_common_arguments, settings_from_args
+from etl.settings import Settings, add_options, resolve_settings
 
+OPTIONS = ("lakehouse_dir",)
 REPORTS_LAYER = "reports"
 DASHBOARD_FILE = "dashboard.html"
 
@@ -54,18 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m etl.report",
         description="Write the lakehouse dashboard as one self-contained HTML file.",
     )
-    add_common_arguments(parser)
+    add_options(parser, OPTIONS)
     parser.add_argument(
         "--output", help="where to write the HTML (default: <lakehouse>/reports/dashboard.html)"
     )
     args = parser.parse_args(argv)
-    try:
-        target = build_report(settings_from_args(args), args.output)
-    except (EtlError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"dashboard written to {target}")
-    return 0
+
+    def _body() -> int:
+        try:
+            target = build_report(resolve_settings(args, OPTIONS), args.output)
+        except OSError as exc:
+            raise EtlError(f"cannot write the dashboard: {exc}") from exc
+        print(f"dashboard written to {target}")
+        return 0
+
+    return guarded(_body)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ from pathlib import PurePosixPath
 
 from python_calamine import CalamineError, CalamineWorkbook
 
+from etl.contracts import DATASETS
 from etl.errors import EtlError, SourceFileError
-from etl.settings import DATASETS
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from etl.jobs import JobResult
+from etl.runner import JobResult
 
 HEADER = ("job", "read", "written", "rejected", "duplicates", "seconds")
 

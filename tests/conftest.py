@@ -1,36 +1,44 @@
-"""Shared fixtures: one session-scoped Spark on local[2], real Delta tables in temp dirs."""
+"""Shared fixtures: one session-scoped Spark for both Delta backends, real Delta tables in temp
+dirs, and whole-pipeline lakehouses built once per session and backend."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
-from etl.jobs import JobContext, new_context
-from etl.settings import Settings
+from etl.cli import new_context
+from etl.runner import JobContext
+from etl.settings import BACKENDS, Backend, Settings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE_DATA = REPO.parent / "shared" / "reference-data" / "apr_2025"
-
-
-def delta_spark_available() -> bool:
-    """Delta's Spark jars come from Maven; they are opted into with ETL_DELTA_SPARK_TESTS=1."""
-    return os.environ.get("ETL_DELTA_SPARK_TESTS") == "1"
+SAMPLE_DATA = REPO / "data"
+DEFAULT_REFERENCE_DATA = REPO.parent / "shared" / "reference-data" / "apr_2025"
+REFERENCE_DATA = Path(os.environ.get("ETL_REFERENCE_DATA") or DEFAULT_REFERENCE_DATA)
 
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
+    """One local session with Delta's jars (resolved from Maven, cached by Ivy) and Delta's SQL
+    extension: the delta-spark backend writes through it and the delta-rs backend computes with
+    it, so both backends run in every test session."""
     from etl.spark import get_spark
 
-    session = get_spark("etl-tests", "delta-spark" if delta_spark_available() else "delta-rs")
+    session = get_spark("etl-tests", "delta-spark")
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    backend: Backend = request.param
+    return backend
 
 
 @pytest.fixture
@@ -38,14 +46,17 @@ def lakehouse(tmp_path: Path) -> Path:
     return tmp_path / "lakehouse"
 
 
+ContextMaker = Callable[..., JobContext]
+
+
 @pytest.fixture
-def make_context(spark: SparkSession, lakehouse: Path):  # type: ignore[no-untyped-def]
+def make_context(spark: SparkSession, lakehouse: Path) -> ContextMaker:
     """A job context over a temp lakehouse; each call is a new run (new batch and run id)."""
 
     def _make(source_dir: Path, **overrides: object) -> JobContext:
         settings = Settings(
             source_dir=str(source_dir),
-            lakehouse_dir=str(lakehouse),
+            lakehouse_dir=str(overrides.pop("lakehouse_dir", lakehouse)),
             **overrides,  # type: ignore[arg-type]
         )
         return new_context(settings, spark)
@@ -53,18 +64,40 @@ def make_context(spark: SparkSession, lakehouse: Path):  # type: ignore[no-untyp
     return _make
 
 
-SAMPLE_DATA = REPO / "data"
+def build_lakehouse(
+    spark: SparkSession, source: Path, lakehouse: Path, backend: Backend, validate: bool = True
+) -> JobContext:
+    from etl.pipeline import run_pipeline
+
+    settings = Settings(
+        source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend, validate=validate
+    )
+    ctx = new_context(settings, spark)
+    run_pipeline(ctx)
+    return ctx
 
 
 @pytest.fixture(scope="session")
-def sample_lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
-    """A lakehouse built once per session by the whole pipeline from the sample files in data/,
-    validated by Great Expectations after every silver and gold write."""
-    from etl.pipeline import run_pipeline, select_jobs
+def sample_lakehouses(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> dict[Backend, JobContext]:
+    """The sample files in data/ through the whole pipeline, validated, once per backend."""
+    return {
+        b: build_lakehouse(spark, SAMPLE_DATA, tmp_path_factory.mktemp(f"sample-{b}") / "lh", b)
+        for b in BACKENDS
+    }
 
-    settings = Settings(
-        source_dir=str(SAMPLE_DATA), lakehouse_dir=str(tmp_path_factory.mktemp("sample") / "lh")
+
+@pytest.fixture(scope="session")
+def sample_lakehouse(sample_lakehouses: dict[Backend, JobContext]) -> JobContext:
+    """The delta-rs sample lakehouse (what a laptop run gives)."""
+    return sample_lakehouses["delta-rs"]
+
+
+def reference_data_missing() -> str | None:
+    if REFERENCE_DATA.is_dir():
+        return None
+    return (
+        f"the real April 2025 files are not at {REFERENCE_DATA}; set ETL_REFERENCE_DATA to the "
+        "folder holding products.csv, orders_apr_2025.xlsx and order_items_apr_2025.xlsx"
     )
-    ctx = new_context(settings, spark)
-    run_pipeline(ctx, select_jobs())
-    return ctx

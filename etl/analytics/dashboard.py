@@ -17,7 +17,8 @@ from typing import Any
 from etl.analytics.engine import QueryResult, run_query, table_exists
 from etl.analytics.named_queries import named_query
 from etl.analytics.svg import PALETTE, Series, bar_chart, column_chart, percent, stacked_chart
-from etl.settings import DATASETS, Settings
+from etl.registry import datasets
+from etl.settings import Settings
 
 TOP_PRODUCTS_SHOWN = 10
 QUARANTINE_REASONS_SHOWN = 15
@@ -114,15 +115,15 @@ def _union(template: str, datasets: Sequence[str]) -> str:
 
 
 def collect_quality(settings: Settings) -> Quality:
-    datasets = [d for d in DATASETS if table_exists(settings, f"quarantine.{d}")]
+    found = [d for d in datasets() if table_exists(settings, f"quarantine.{d}")]
     reasons = totals = last_run = expectations = None
-    if datasets:
+    if found:
         reasons = run_query(
-            f"SELECT * FROM ({_union(QUARANTINE_REASONS_SQL, datasets)}) AS q "
+            f"SELECT * FROM ({_union(QUARANTINE_REASONS_SQL, found)}) AS q "
             "ORDER BY row_count DESC, dataset, reason",
             settings,
         )
-        totals = run_query(_union(QUARANTINE_TOTALS_SQL, datasets), settings)
+        totals = run_query(_union(QUARANTINE_TOTALS_SQL, found), settings)
     if table_exists(settings, "audit.runs"):
         last_run = run_query(LAST_RUN_SQL, settings)
     if table_exists(settings, "audit.dq_results"):

@@ -22,13 +22,14 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
 from etl.errors import EtlError
-from etl.settings import DATASETS, GOLD_TABLES, Settings
+from etl.registry import datasets, gold_tables
+from etl.settings import Settings
 
 # schema → (folder under the lakehouse, tables)
 SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "gold": ("gold", GOLD_TABLES),
-    "silver": ("silver", DATASETS),
-    "quarantine": ("quarantine", DATASETS),
+    "gold": ("gold", gold_tables()),
+    "silver": ("silver", datasets()),
+    "quarantine": ("quarantine", datasets()),
     "audit": ("_audit", ("runs", "dq_results")),
 }
 DEFAULT_SCHEMA = "gold"

@@ -3,31 +3,45 @@
 Every source column is kept as text; `_extra` holds columns the contract doesn't know (as JSON).
 `_row_hash` identifies a row by its file, sheet, row number and content, so ingesting the same
 file again adds nothing, while a corrected file adds only the rows that changed.
+
+read → transform → check → write:
+- read: the dataset's files not yet in the ledger, parsed one worksheet at a time; each sheet is
+  staged as Parquet under `<lakehouse>/_staging/<run>/` and released, so the driver holds one
+  sheet, locally and on a cluster alike (executors read the lakehouse's storage);
+- transform: lineage columns and the row hash (pure);
+- check: the files' structure was checked while reading (a bad file raises before any write);
+- write: one insert-only merge by `_row_hash` whose commit lists the files (the ledger rows
+  written after it are derived from that commit).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl.contracts import CONTRACTS
-from etl.jobs import JobContext, JobResult
-from etl.sources import SheetSink, SourceRows, discover, read_source
+from etl.audit import ingested_files, record_files
+from etl.bookkeeping import DATA, state_info
+from etl.contracts import Contract
+from etl.quality.expectations import Check
+from etl.runner import INGESTED_FILES, RUNS, JobContext, JobResult, JobSpec, NothingNew
+from etl.sources import SheetSink, SourceFile, discover, read_source
 from etl.storage import MergeSpec
 
 log = logging.getLogger(__name__)
 
-METADATA = ("_source_sheet", "_source_row", "_extra")
+STAGING = "_staging"
+BRONZE_KEY = MergeSpec(keys=("_row_hash",), update_when="false")
 
 
 def text_schema(columns: tuple[str, ...]) -> T.StructType:
@@ -37,46 +51,54 @@ def text_schema(columns: tuple[str, ...]) -> T.StructType:
             T.StructField("_source_sheet", T.StringType()),
             T.StructField("_source_row", T.IntegerType()),
             T.StructField("_extra", T.StringType()),
+            T.StructField("_source_file", T.StringType()),
         ]
     )
 
 
-def stage(folder: Path, file_name: str, columns: tuple[str, ...]) -> SheetSink:
-    """A sink that writes each worksheet's rows to a Parquet file of text columns.
+class Staging:
+    """A folder under the lakehouse (local or s3://) that parsed worksheets are written to."""
 
-    Bronze reads every file of a batch before it writes any (a batch is all-or-nothing), so the
-    parsed rows go to local Parquet one sheet at a time and are released: memory holds one
-    worksheet, not the batch. Spark then reads the staging folder like any other Parquet.
-    """
-    names = text_schema(columns).fieldNames()
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/") if "://" in uri else os.path.abspath(uri)
+        self.fs, self.root = pafs.FileSystem.from_uri(self.uri)
+        self.parts = 0
 
-    def _write(_sheet: str | None, rows: list[tuple[object, ...]]) -> None:
-        values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        arrays = [
-            pa.array(column, type=pa.int32() if name == "_source_row" else pa.string())
-            for name, column in zip(names, values, strict=True)
-        ]
-        arrays.append(pa.array([file_name] * len(rows), type=pa.string()))
-        path = folder / f"part-{len(list(folder.iterdir())):05d}.parquet"
-        pq.write_table(pa.Table.from_arrays(arrays, names=[*names, "_source_file"]), path)
+    def sink(self, file_name: str, columns: tuple[str, ...]) -> SheetSink:
+        schema = text_schema(columns)
+        names = schema.fieldNames()
 
-    return _write
+        def _write(_sheet: str | None, rows: list[tuple[object, ...]]) -> None:
+            values = list(zip(*rows, strict=True)) if rows else [() for _ in names[:-1]]
+            arrays = [
+                pa.array(column, type=pa.int32() if name == "_source_row" else pa.string())
+                for name, column in zip(names[:-1], values, strict=True)
+            ]
+            arrays.append(pa.array([file_name] * len(rows), type=pa.string()))
+            self.fs.create_dir(self.root, recursive=True)
+            part = f"{self.root}/part-{self.parts:05d}.parquet"
+            pq.write_table(pa.Table.from_arrays(arrays, names=names), part, filesystem=self.fs)
+            self.parts += 1
+
+        return _write
+
+    def read(self, spark: SparkSession, columns: tuple[str, ...]) -> DataFrame:
+        return spark.read.schema(text_schema(columns)).parquet(self.uri)
+
+    def remove(self) -> None:
+        info = self.fs.get_file_info(self.root)
+        if info.type != pafs.FileType.NotFound:
+            self.fs.delete_dir(self.root)
 
 
-def to_dataframe(spark: SparkSession, parsed: SourceRows) -> DataFrame:
-    """One file's rows as a DataFrame through Arrow (held by the driver until the write)."""
-    schema = text_schema(parsed.columns)
-    frame = pd.DataFrame(parsed.rows, columns=schema.fieldNames()).astype({"_source_row": "int32"})
-    df = spark.createDataFrame(frame, schema)
-    return df.withColumn("_source_file", F.lit(parsed.file.name))
+def clear_staging(lakehouse_dir: str) -> None:
+    """Remove what a crashed run left in `_staging` (called under the lakehouse lock)."""
+    Staging(f"{lakehouse_dir.rstrip('/')}/{STAGING}").remove()
 
 
-def read_staged(spark: SparkSession, folder: Path, columns: tuple[str, ...]) -> DataFrame:
-    schema = text_schema(columns).add("_source_file", T.StringType())
-    return spark.read.schema(schema).parquet(str(folder))
-
-
-def add_metadata(columns: tuple[str, ...], batch_id: str, ingested_at: datetime):  # type: ignore[no-untyped-def]
+def add_metadata(
+    columns: tuple[str, ...], batch_id: str, ingested_at: datetime
+) -> Callable[[DataFrame], DataFrame]:
     """Raw text rows → bronze rows with lineage and a content hash (pure)."""
 
     def _add(raw: DataFrame) -> DataFrame:
@@ -101,54 +123,109 @@ def add_metadata(columns: tuple[str, ...], batch_id: str, ingested_at: datetime)
     return _add
 
 
-def run_bronze(ctx: JobContext, dataset: str) -> JobResult:
-    """read → (validate files) → add metadata → insert-only merge; files are all-or-nothing."""
-    from etl.bronze.ledger import IngestedFile, already_ingested, record_files
+@dataclass
+class Parsed:
+    """The new files of a batch, parsed and staged."""
 
-    contract = CONTRACTS[dataset]
-    columns = contract.source_columns
-    table = ctx.path("bronze", dataset)
-    result = JobResult(job=f"bronze.{dataset}", table=table)
+    files: list[dict[str, Any]]
+    staging: Staging
+    skipped: int
+    rows_df: DataFrame | None = None  # the bronze rows, once transformed
 
-    files = [
-        f for f in discover(ctx.settings.source_dir, ctx.settings.files) if f.dataset == dataset
-    ]
-    seen = already_ingested(ctx, dataset)
-    folder = Path(tempfile.mkdtemp(prefix="etl-bronze-"))
-    try:
-        ingested = []
-        frames: list[DataFrame] = []
-        local = str(ctx.spark.sparkContext.master).startswith("local")
-        for file in files:
-            # Raises before anything is written; a file ingested before is not parsed again.
-            # On a cluster, executors cannot read the driver's disk: rows go through Arrow.
-            sink = stage(folder, file.name, columns) if local else None
-            numeric = contract.numeric_source_columns
-            rows = read_source(file, columns, numeric, known=seen, sink=sink)
-            if rows is None:
-                result.skipped_files += 1
-                continue
-            if not local:
-                frames.append(to_dataframe(ctx.spark, rows))
-            ingested.append(IngestedFile.of(rows))
-            del rows
-        skipped = result.skipped_files
-        log.info("%s: %d new file(s), %d unchanged", result.job, len(ingested), skipped)
-        if not ingested:
-            if ctx.store.exists(table):
-                result.version = ctx.store.version(table)
-            return result
-        raw = read_staged(ctx.spark, folder, columns) if local else frames[0]
-        for frame in frames[1:]:
-            raw = raw.unionByName(frame)
-        bronze = raw.transform(add_metadata(columns, ctx.settings.batch_id, ctx.started_at))
-        result.rows_read = sum(f.rows for f in ingested)
-        spec = MergeSpec(keys=("_row_hash",), update_when="false")
-        merged = ctx.store.merge(bronze, table, spec)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    result.inserted = merged.inserted
-    result.duplicates = result.rows_read - merged.inserted
-    result.version = merged.version
-    record_files(ctx, dataset, ingested)
-    return result
+    @property
+    def rows(self) -> int:
+        return sum(int(f["rows"]) for f in self.files)
+
+
+class BronzeJob:
+    """Ingests one dataset's source files into `bronze/<dataset>`."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        dataset = contract.dataset
+        self.spec = JobSpec(
+            f"bronze.{dataset}",
+            reads=(),
+            writes=(f"bronze/{dataset}", INGESTED_FILES, RUNS),
+            description=f"every {dataset} source file, as text, with lineage",
+        )
+
+    def expectations(self) -> list[Check]:
+        return []
+
+    def files(self, ctx: JobContext) -> list[SourceFile]:
+        found = discover(ctx.settings.source_dir, ctx.settings.files)
+        return [f for f in found if f.dataset == self.contract.dataset]
+
+    def read(self, ctx: JobContext) -> Parsed | NothingNew:
+        seen = ingested_files(ctx, self.contract.dataset)
+        staging = Staging(ctx.path(f"{STAGING}/{ctx.run_id}/{self.contract.dataset}"))
+        parsed = Parsed([], staging, 0)
+        columns = self.contract.source_columns
+        numeric = self.contract.numeric_source_columns
+        try:
+            for file in self.files(ctx):
+                # Raises before anything is written; a file ingested before is not parsed again.
+                sink = staging.sink(file.name, columns)
+                rows = read_source(file, columns, numeric, known=seen, sink=sink)
+                if rows is None:
+                    parsed.skipped += 1
+                    continue
+                parsed.files.append(
+                    {
+                        "name": file.name,
+                        "sha256": rows.sha256,
+                        "rows": rows.row_count,
+                        "blank_rows": rows.blank_rows,
+                        "extra_columns": list(rows.extra_columns),
+                    }
+                )
+        except BaseException:
+            staging.remove()
+            raise
+        log.info(
+            "%s: %d new file(s), %d ingested before",
+            self.spec.name,
+            len(parsed.files),
+            parsed.skipped,
+        )
+        if not parsed.files:
+            staging.remove()
+            return NothingNew("no new files", skipped_files=parsed.skipped)
+        return parsed
+
+    def transform(self, ctx: JobContext, parsed: Parsed) -> Parsed:
+        raw = parsed.staging.read(ctx.spark, self.contract.source_columns)
+        columns = self.contract.source_columns
+        parsed.rows_df = raw.transform(add_metadata(columns, ctx.settings.batch_id, ctx.started_at))
+        return parsed
+
+    def check(self, ctx: JobContext, parsed: Parsed) -> None:
+        """Nothing left to check: read_source refused any file it could not map."""
+
+    def write(self, ctx: JobContext, parsed: Parsed) -> JobResult:
+        table = ctx.path(self.spec.output)
+        result = JobResult(self.spec.name, table, rows_read=parsed.rows)
+        result.skipped_files = parsed.skipped
+        result.input = ", ".join(f["name"] for f in parsed.files)
+        assert parsed.rows_df is not None
+        try:
+            label = ctx.commit(
+                DATA,
+                started_at=ctx.started_at.isoformat(),
+                state=state_info({}),
+                files=parsed.files,
+                result=result.counts(),
+            )
+            merged = ctx.store.merge(parsed.rows_df, table, BRONZE_KEY, label)
+        finally:
+            parsed.staging.remove()
+        result.inserted = merged.inserted
+        result.duplicates = result.rows_read - merged.inserted
+        result.version = merged.version
+        record_files(ctx, self.contract.dataset, parsed.files)
+        result.table_versions = {
+            self.spec.output: merged.version,
+            INGESTED_FILES: ctx.store.version(ctx.path(INGESTED_FILES)),
+        }
+        return result

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from etl.bronze.ingest import run_bronze
-from etl.jobs import JobContext, JobResult, job_main
+from etl.bronze.ingest import BronzeJob
+from etl.cli import job_main
+from etl.contracts import ORDER_ITEMS
 
-JOB = "bronze.order_items"
-
-
-def run(ctx: JobContext) -> JobResult:
-    return run_bronze(ctx, "order_items")
+JOB = BronzeJob(ORDER_ITEMS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,14 @@ Segments (checked in this order):
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from etl.changes import values_of
-from etl.gold.job import GoldTable, Silver, run_gold
+from etl.cli import job_main
+from etl.gold.job import GoldJob, GoldTable, Tables
 from etl.gold.measures import money
-from etl.jobs import JobContext, JobResult, job_main
+from etl.quality.expectations import NOT_EMPTY, RATE, Check, between, not_null, rows_where, unique
 
-JOB = "gold.customer_insights"
 BIG_SPEND = 400
 
 
@@ -47,19 +44,27 @@ def favourite_department(items: DataFrame, products: DataFrame) -> DataFrame:
     )
 
 
-def build(silver: Silver) -> DataFrame:
-    orders = silver.orders.groupBy("user_id").agg(
-        F.count(F.lit(1)).alias("total_orders"),
-        F.sum("total_amount").alias("spend"),
-        F.min("order_timestamp").alias("first_order_at"),
-        F.max("order_timestamp").alias("last_order_at"),
+def build(tables: Tables) -> DataFrame:
+    orders = (
+        tables["orders"]
+        .groupBy("user_id")
+        .agg(
+            F.count(F.lit(1)).alias("total_orders"),
+            F.sum("total_amount").alias("spend"),
+            F.min("order_timestamp").alias("first_order_at"),
+            F.max("order_timestamp").alias("last_order_at"),
+        )
     )
-    items = silver.order_items.groupBy("user_id").agg(
-        F.count(F.lit(1)).alias("total_items"),
-        F.avg("reordered").cast("double").alias("reorder_rate"),
-        F.avg("days_since_prior_order").cast("double").alias("avg_days_since_prior_order"),
+    items = (
+        tables["order_items"]
+        .groupBy("user_id")
+        .agg(
+            F.count(F.lit(1)).alias("total_items"),
+            F.avg("reordered").cast("double").alias("reorder_rate"),
+            F.avg("days_since_prior_order").cast("double").alias("avg_days_since_prior_order"),
+        )
     )
-    favourite = favourite_department(silver.order_items, silver.products)
+    favourite = favourite_department(tables["order_items"], tables["products"])
     return (
         orders.join(items, "user_id", "left")
         .join(favourite, "user_id", "left")
@@ -79,39 +84,54 @@ def build(silver: Silver) -> DataFrame:
     )
 
 
-def touched(silver: Silver, changes: DataFrame) -> DataFrame | None:
-    """Customers of changed orders and items; any product change (a department renamed can
+def touched(tables: Tables, changes: Tables) -> DataFrame | None:
+    """Customers of changed orders and lines; any product change (a department renamed can
     move favourite departments) rebuilds the table."""
-    if not changes.where(F.col("dataset") == "products").isEmpty():
+    if not changes["products"].isEmpty():
         return None
-    users = values_of(changes, "orders", "user_id", "bigint")
-    return users.unionByName(values_of(changes, "order_items", "user_id", "bigint"))
+    users = changes["orders"].select("user_id")
+    return users.unionByName(changes["order_items"].select("user_id"))
 
 
-def limit(silver: Silver, users: DataFrame) -> Silver:
-    return replace(
-        silver,
-        orders=silver.orders.join(users, "user_id", "left_semi"),
-        order_items=silver.order_items.join(users, "user_id", "left_semi"),
-    )
+def limit(tables: Tables, users: DataFrame) -> Tables:
+    return {
+        **tables,
+        "orders": tables["orders"].join(users, "user_id", "left_semi"),
+        "order_items": tables["order_items"].join(users, "user_id", "left_semi"),
+    }
 
 
 TABLE = GoldTable(
     name="customer_insights",
     key=("user_id",),
+    reads=("orders", "order_items", "products"),
     build=build,
     zorder_by=("user_id",),
     touched=touched,
     limit=limit,
+    checks=(
+        NOT_EMPTY,
+        unique("user_id"),
+        not_null("user_id"),
+        between("total_orders", 1, None),
+        between("total_spend", 0, None),
+        between("reorder_rate", *RATE),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "segment", "value_set": ["champion", "loyal", "big_spender", "new"]},
+            description="segment is a known one",
+        ),
+        rows_where("first_order_at > last_order_at", "first order not after last"),
+    ),
+    description=__doc__ or "",
 )
 
 
-def run(ctx: JobContext) -> JobResult:
-    return run_gold(ctx, TABLE)
+JOB = GoldJob(TABLE)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

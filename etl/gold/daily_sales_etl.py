@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.changes import values_of
-from etl.gold.job import GoldTable, Silver, run_gold
+from etl.cli import job_main
+from etl.gold.job import GoldJob, GoldTable, Tables
 from etl.gold.measures import items_with_order_date, money
-from etl.jobs import JobContext, JobResult, job_main
-
-JOB = "gold.daily_sales"
+from etl.quality.expectations import NOT_EMPTY, RATE, between, not_null, rows_where, unique
 
 
-def build(silver: Silver) -> DataFrame:
-    orders = silver.orders.groupBy("order_date").agg(
-        F.count(F.lit(1)).alias("total_orders"),
-        F.sum("total_amount").alias("revenue"),
-        F.countDistinct("user_id").alias("unique_customers"),
+def build(tables: Tables) -> DataFrame:
+    orders = (
+        tables["orders"]
+        .groupBy("order_date")
+        .agg(
+            F.count(F.lit(1)).alias("total_orders"),
+            F.sum("total_amount").alias("revenue"),
+            F.countDistinct("user_id").alias("unique_customers"),
+        )
     )
     items = (
-        items_with_order_date(silver.order_items, silver.orders)
+        items_with_order_date(tables["order_items"], tables["orders"])
         .groupBy("order_date")
         .agg(
             F.count(F.lit(1)).alias("total_items"),
@@ -41,30 +41,53 @@ def build(silver: Silver) -> DataFrame:
     )
 
 
-def touched(silver: Silver, changes: DataFrame) -> DataFrame:
-    """Days of changed orders, and the days of the orders whose items changed."""
-    days = values_of(changes, "orders", "order_date", "date")
-    item_orders = values_of(changes, "order_items", "order_id", "bigint")
-    item_days = silver.orders.join(F.broadcast(item_orders), "order_id", "left_semi")
-    return days.unionByName(item_days.select("order_date"))
+def touched(tables: Tables, changes: Tables) -> DataFrame:
+    """Days of changed orders (before and after the change), and the days of the orders
+    whose lines changed."""
+    item_orders = changes["order_items"].select("order_id")
+    item_days = tables["orders"].join(F.broadcast(item_orders), "order_id", "left_semi")
+    return changes["orders"].select("order_date").unionByName(item_days.select("order_date"))
 
 
-def limit(silver: Silver, days: DataFrame) -> Silver:
-    """Orders of the touched days; their items follow through the join in `build`."""
-    return replace(silver, orders=silver.orders.join(F.broadcast(days), "order_date", "left_semi"))
+def limit(tables: Tables, days: DataFrame) -> Tables:
+    """Orders of the touched days; their lines follow through the join in `build`."""
+    orders = tables["orders"].join(F.broadcast(days), "order_date", "left_semi")
+    return {**tables, "orders": orders}
 
 
 TABLE = GoldTable(
-    name="daily_sales", key=("order_date",), build=build, touched=touched, limit=limit
+    name="daily_sales",
+    key=("order_date",),
+    reads=("orders", "order_items"),
+    build=build,
+    touched=touched,
+    limit=limit,
+    checks=(
+        NOT_EMPTY,
+        unique("order_date"),
+        not_null("order_date"),
+        between("total_orders", 1, None),
+        between("total_revenue", 0, None),
+        between("reorder_rate", *RATE),
+        rows_where(
+            "(SELECT sum(total_revenue) FROM {batch}) "
+            "<> (SELECT sum(total_amount) FROM silver_orders)",
+            "revenue reconciles with silver orders",
+        ),
+        rows_where(
+            "(SELECT sum(total_items) FROM {batch}) <> (SELECT count(*) FROM silver_order_items)",
+            "item count reconciles with silver order_items",
+        ),
+    ),
+    description=__doc__ or "",
 )
 
 
-def run(ctx: JobContext) -> JobResult:
-    return run_gold(ctx, TABLE)
+JOB = GoldJob(TABLE)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

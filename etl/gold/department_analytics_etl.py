@@ -9,17 +9,17 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from etl.gold.job import GoldTable, Silver, run_gold
+from etl.cli import job_main
+from etl.gold.job import GoldJob, GoldTable, Tables
 from etl.gold.measures import line_measures
-from etl.jobs import JobContext, JobResult, job_main
-
-JOB = "gold.department_analytics"
+from etl.quality.expectations import NOT_EMPTY, RATE, Check, between, not_null, unique
 
 
-def build(silver: Silver) -> DataFrame:
-    departments = silver.products.select("department").distinct()
+def build(tables: Tables) -> DataFrame:
+    departments = tables["products"].select("department").distinct()
     sales = (
-        silver.order_items.join(silver.products.select("product_id", "department"), "product_id")
+        tables["order_items"]
+        .join(tables["products"].select("product_id", "department"), "product_id")
         .groupBy("department")
         .agg(*line_measures(), F.countDistinct("product_id").alias("products_sold"))
     )
@@ -41,15 +41,31 @@ def build(silver: Silver) -> DataFrame:
     )
 
 
-TABLE = GoldTable(name="department_analytics", key=("department",), build=build)
+TABLE = GoldTable(
+    name="department_analytics",
+    key=("department",),
+    reads=("products", "order_items"),
+    build=build,
+    checks=(
+        NOT_EMPTY,
+        unique("department"),
+        not_null("department"),
+        between("share_of_units", *RATE),
+        Check(
+            "ExpectColumnSumToBeBetween",
+            {"column": "share_of_units", "min_value": 0.999999, "max_value": 1.000001},
+            description="shares add up to 1",
+        ),
+    ),
+    description=__doc__ or "",
+)
 
 
-def run(ctx: JobContext) -> JobResult:
-    return run_gold(ctx, TABLE)
+JOB = GoldJob(TABLE)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

@@ -1,131 +1,209 @@
-"""The gold job shared by every aggregate: read silver → build → merge on the key.
+"""The gold job shared by every aggregate: read → transform → check → write.
 
-A table is built in full the first time. Later runs read the silver changes recorded since
-the job's watermark (`etl.changes`), derive the gold keys they touch (`GoldTable.touched`),
-rebuild just those keys from silver limited to them (`GoldTable.limit`) and merge them; keys
-with no rows left are deleted. A table without `touched` (or whose inputs changed in a way it
-cannot scope) is rebuilt in full. Either way the merge rewrites only rows whose values changed,
-so an unchanged input leaves the table's contents unchanged.
+- read: the silver tables the aggregate reads, pinned at their current versions, and, when the
+  table was published before, the change data feed of each since the version it consumed;
+- transform: the gold keys those changes touch (`GoldTable.touched`), rebuilt from silver
+  limited to them (`GoldTable.limit`); keys left without rows become deletions. A table without
+  `touched`, or whose changes it cannot scope, is rebuilt in full;
+- check: the table's expectations on the table as it will be after the write;
+- write: one MERGE on the key that rewrites only rows whose values changed, in a commit that
+  records the silver versions consumed. Unchanged silver tables mean nothing to do.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.audit import last_watermark
-from etl.changes import changes_since
+from etl.bookkeeping import (
+    DATA,
+    MARK,
+    JobState,
+    latest_state,
+    pending_ranges,
+    with_data_changes,
+)
 from etl.errors import EtlError
-from etl.jobs import JobContext, JobResult
-from etl.storage import MergeSpec, changed_predicate
+from etl.quality.expectations import Check
+from etl.quality.validate import validate
+from etl.runner import DQ_RESULTS, RUNS, JobContext, JobResult, JobSpec, NothingNew
+from etl.storage import CHANGE_COLUMNS, MergeSpec, changed_predicate
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Silver:
-    orders: DataFrame
-    order_items: DataFrame
-    products: DataFrame
+Tables = Mapping[str, DataFrame]  # silver dataset name → its rows
+OP = "_op"
 
 
 @dataclass(frozen=True)
 class GoldTable:
-    """A gold aggregate: its key, how to build it from silver, and how to scope a rebuild.
+    """A gold aggregate: its key, the silver datasets it reads, how to build it, and how to
+    scope a rebuild to the keys that changed.
 
-    touched: the gold keys (one column, named like the key) that recorded silver changes
-        affect, or None when the changes cannot be scoped and the table must be rebuilt.
-    limit: silver restricted to the rows that every touched key is computed from.
+    touched(tables, changes): the gold keys (one column named like the key) that the silver
+        changes affect, or None when they cannot be scoped; `changes` holds, per dataset, the
+        change data feed rows (every image: a row that moved touches both places).
+    limit(tables, keys): the silver tables restricted to the rows every touched key is
+        computed from.
     """
 
     name: str
     key: tuple[str, ...]
-    build: Callable[[Silver], DataFrame]
+    reads: tuple[str, ...]
+    build: Callable[[Tables], DataFrame]
+    checks: tuple[Check, ...] = ()
     zorder_by: tuple[str, ...] = ()
-    touched: Callable[[Silver, DataFrame], DataFrame | None] | None = None
-    limit: Callable[[Silver, DataFrame], Silver] | None = None
+    touched: Callable[[Tables, Tables], DataFrame | None] | None = None
+    limit: Callable[[Tables, DataFrame], Tables] | None = None
+    description: str = ""
 
 
-def read_silver(ctx: JobContext) -> Silver:
-    tables = {}
-    for dataset in ("orders", "order_items", "products"):
-        path = ctx.path("silver", dataset)
-        if not ctx.store.exists(path):
-            raise EtlError(f"no silver table at {path}; run silver.{dataset} first")
-        tables[dataset] = ctx.store.read(path)
-    return Silver(**tables)
+@dataclass
+class GoldBatch:
+    state: JobState | None
+    versions: dict[str, int]  # silver table → version read
+    ranges: dict[str, list[tuple[int, int]]]
+    tables: dict[str, DataFrame] = field(default_factory=dict)
+    keys: DataFrame | None = None  # touched keys; None: a full rebuild
+    built: DataFrame | None = None  # the rebuilt rows (cached)
+    source: DataFrame | None = None  # the merge source
+    candidate: DataFrame | None = None  # the table as it will be
+
+    @property
+    def input(self) -> str:
+        spans = (
+            f"{t}@" + (",".join(f"{a}-{b}" for a, b in r) or str(self.versions[t]))
+            for t, r in self.ranges.items()
+        )
+        return "; ".join(spans)
 
 
-def run_gold(ctx: JobContext, gold: GoldTable) -> JobResult:
-    table = ctx.path("gold", gold.name)
-    result = JobResult(job=f"gold.{gold.name}", table=table)
-    silver = read_silver(ctx)
-    watermark = last_watermark(ctx, result.job)
-    changes = changes_since(ctx, watermark)
-    # A table built before, with a scope, rebuilds only the keys the changes touched.
-    touched = gold.touched if watermark is not None and ctx.store.exists(table) else None
-    keys = None
-    if changes is not None:
-        changes = changes.cache() if touched else changes  # read again by `touched`
-        result.watermark = changes.agg(F.max("changed_at")).collect()[0][0] or watermark
-        keys = touched(silver, changes) if touched else None
-    if keys is None:
-        _merge_full(ctx, gold, table, gold.build(silver), result)
-    else:
-        keys = keys.distinct().cache()
-        count = keys.count()
-        log.info("%s: rebuilding %d touched key(s)", result.job, count)
-        if count == 0:
-            result.version = ctx.store.version(table)
-        else:
-            assert gold.limit is not None, f"{gold.name}: touched without limit"
-            _merge_keys(ctx, gold, table, gold.build(gold.limit(silver, keys)), keys, result)
-        keys.unpersist()
-    if changes is not None:
-        changes.unpersist()  # a no-op when it was not cached
-    return result
+class GoldJob:
+    def __init__(self, table: GoldTable) -> None:
+        self.table = table
+        self.output = f"gold/{table.name}"
+        self.spec = JobSpec(
+            f"gold.{table.name}",
+            reads=tuple(f"silver/{d}" for d in table.reads),
+            writes=(self.output, RUNS, DQ_RESULTS),
+            zorder_by=table.zorder_by,
+            description=table.description,
+        )
 
+    def expectations(self) -> list[Check]:
+        return list(self.table.checks)
 
-def _spec(gold: GoldTable, built: DataFrame, delete_unmatched_when: str | None) -> MergeSpec:
-    values = [c for c in built.columns if c not in gold.key]
-    return MergeSpec(
-        keys=gold.key,
-        update_when=changed_predicate(values),
-        delete_unmatched_when=delete_unmatched_when,
-    )
+    # ------------------------------------------------------------------------------- read
 
+    def read(self, ctx: JobContext) -> GoldBatch | NothingNew:
+        versions = {}
+        for source in self.spec.reads:
+            if not ctx.store.exists(ctx.path(source)):
+                raise EtlError(f"no silver table at {ctx.path(source)}; run silver first")
+            versions[source] = ctx.store.version(ctx.path(source))
+        exists = ctx.store.exists(ctx.path(self.output))
+        state = latest_state(ctx.store, ctx.path(self.output), self.spec.name) if exists else None
+        ranges = {
+            s: with_data_changes(
+                ctx.store,
+                ctx.path(s),
+                pending_ranges(
+                    state.consumed(s) if state else None, v, state.skip.get(s, []) if state else []
+                ),
+            )
+            for s, v in versions.items()
+        }
+        if state is not None and not any(ranges.values()):
+            return NothingNew("no silver table it reads changed")
+        batch = GoldBatch(state, versions, ranges)
+        batch.tables = {
+            s.split("/", 1)[1]: ctx.store.read(ctx.path(s), v) for s, v in versions.items()
+        }
+        return batch
 
-def _merge_full(
-    ctx: JobContext, gold: GoldTable, table: str, built: DataFrame, result: JobResult
-) -> None:
-    merged = ctx.store.merge(built, table, _spec(gold, built, "true"))
-    result.rows_read = merged.source_rows
-    result.inserted, result.updated, result.deleted = (
-        merged.inserted,
-        merged.updated,
-        merged.deleted,
-    )
-    result.version = merged.version
+    def _changes(self, ctx: JobContext, batch: GoldBatch) -> dict[str, DataFrame]:
+        changes = {}
+        for source, ranges in batch.ranges.items():
+            dataset = source.split("/", 1)[1]
+            rows = batch.tables[dataset].limit(0)
+            for a, b in ranges:
+                feed = ctx.store.read_changes(ctx.path(source), a, b)
+                rows = rows.unionByName(feed.drop(*CHANGE_COLUMNS))
+            changes[dataset] = rows
+        return changes
 
+    # -------------------------------------------------------------------------- transform
 
-def _merge_keys(
-    ctx: JobContext,
-    gold: GoldTable,
-    table: str,
-    built: DataFrame,
-    keys: DataFrame,
-    result: JobResult,
-) -> None:
-    """Merge the rebuilt rows of the touched keys; delete touched keys left without rows."""
-    built = built.cache()
-    merged = ctx.store.merge(built, table, _spec(gold, built, None))
-    vanished = keys.join(built.select(*gold.key), list(gold.key), "left_anti")
-    deleted = ctx.store.delete_matching(vanished, table, gold.key) if not vanished.isEmpty() else 0
-    built.unpersist()
-    result.rows_read = merged.source_rows
-    result.inserted, result.updated, result.deleted = merged.inserted, merged.updated, deleted
-    result.version = ctx.store.version(table)
+    def transform(self, ctx: JobContext, batch: GoldBatch) -> GoldBatch:
+        gold = self.table
+        if batch.state is not None and gold.touched is not None:
+            batch.keys = gold.touched(batch.tables, self._changes(ctx, batch))
+        if batch.keys is None:
+            built = gold.build(batch.tables).cache()
+            batch.built = built
+            batch.source = built
+            batch.candidate = built
+            return batch
+        assert gold.limit is not None, f"{gold.name}: touched without limit"
+        keys = batch.keys.distinct().cache()
+        batch.keys = keys
+        built = gold.build(gold.limit(batch.tables, keys)).cache()
+        vanished = keys.join(built.select(*gold.key), list(gold.key), "left_anti")
+        others = [
+            F.lit(None).cast(f.dataType).alias(f.name)
+            for f in built.schema.fields
+            if f.name not in gold.key
+        ]
+        deletions = vanished.select(*gold.key, *others).withColumn(OP, F.lit("delete"))
+        batch.built = built
+        batch.source = built.withColumn(OP, F.lit("upsert")).unionByName(deletions)
+        current = ctx.store.read(ctx.path(self.output))
+        batch.candidate = current.join(keys, list(gold.key), "left_anti").unionByName(built)
+        return batch
+
+    # ------------------------------------------------------------------------------ check
+
+    def check(self, ctx: JobContext, batch: GoldBatch) -> None:
+        if not ctx.settings.validate or batch.candidate is None:
+            return
+        validate(ctx, self.output, batch.candidate, self.expectations(), batch.input, batch.tables)
+
+    # ------------------------------------------------------------------------------ write
+
+    def write(self, ctx: JobContext, batch: GoldBatch) -> JobResult:
+        assert batch.source is not None
+        gold = self.table
+        result = JobResult(self.spec.name, ctx.path(self.output), input=batch.input)
+        values = [c for c in batch.source.columns if c not in (*gold.key, OP)]
+        spec = MergeSpec(
+            keys=gold.key,
+            update_when=changed_predicate(values),
+            delete_unmatched_when="true" if batch.keys is None else None,
+            op_column=None if batch.keys is None else OP,
+        )
+        label = ctx.commit(
+            DATA,
+            started_at=ctx.started_at.isoformat(),
+            state={"sources": batch.versions, "skip": {}},
+            result=result.counts(),
+            scope="full" if batch.keys is None else "touched keys",
+        )
+        merged = ctx.store.merge(batch.source, ctx.path(self.output), spec, label)
+        if not merged.committed:
+            ctx.store.mark(ctx.path(self.output), label.as_kind(MARK))
+        result.rows_read = merged.source_rows
+        result.inserted, result.updated, result.deleted = (
+            merged.inserted,
+            merged.updated,
+            merged.deleted,
+        )
+        result.version = ctx.store.version(ctx.path(self.output))
+        result.table_versions = {self.output: result.version}
+        for frame in (batch.built, batch.keys):
+            if frame is not None:
+                frame.unpersist()
+        return result

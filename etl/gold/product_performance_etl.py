@@ -5,22 +5,18 @@ Every silver product has a row; products never sold show zero units and no dates
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.changes import values_of
-from etl.gold.job import GoldTable, Silver, run_gold
+from etl.cli import job_main
+from etl.gold.job import GoldJob, GoldTable, Tables
 from etl.gold.measures import items_with_order_date, line_measures
-from etl.jobs import JobContext, JobResult, job_main
-
-JOB = "gold.product_performance"
+from etl.quality.expectations import NOT_EMPTY, RATE, between, not_null, rows_where, unique
 
 
-def build(silver: Silver) -> DataFrame:
+def build(tables: Tables) -> DataFrame:
     sales = (
-        items_with_order_date(silver.order_items, silver.orders)
+        items_with_order_date(tables["order_items"], tables["orders"])
         .groupBy("product_id")
         .agg(
             *line_measures(),
@@ -30,7 +26,8 @@ def build(silver: Silver) -> DataFrame:
         )
     )
     return (
-        silver.products.select("product_id", "product_name", "department")
+        tables["products"]
+        .select("product_id", "product_name", "department")
         .join(sales, "product_id", "left")
         .select(
             "product_id",
@@ -48,39 +45,52 @@ def build(silver: Silver) -> DataFrame:
     )
 
 
-def touched(silver: Silver, changes: DataFrame) -> DataFrame:
-    """Changed products, products of changed items, and products on changed orders."""
-    products = values_of(changes, "products", "product_id", "bigint")
-    item_products = values_of(changes, "order_items", "product_id", "bigint")
-    orders = values_of(changes, "orders", "order_id", "bigint")
-    on_orders = silver.order_items.join(F.broadcast(orders), "order_id", "left_semi")
-    return products.unionByName(item_products).unionByName(on_orders.select("product_id"))
-
-
-def limit(silver: Silver, products: DataFrame) -> Silver:
-    return replace(
-        silver,
-        products=silver.products.join(F.broadcast(products), "product_id", "left_semi"),
-        order_items=silver.order_items.join(F.broadcast(products), "product_id", "left_semi"),
+def touched(tables: Tables, changes: Tables) -> DataFrame:
+    """Changed products, products of changed lines, and products on changed orders."""
+    orders = changes["orders"].select("order_id")
+    on_orders = tables["order_items"].join(F.broadcast(orders), "order_id", "left_semi")
+    return (
+        changes["products"]
+        .select("product_id")
+        .unionByName(changes["order_items"].select("product_id"))
+        .unionByName(on_orders.select("product_id"))
     )
+
+
+def limit(tables: Tables, products: DataFrame) -> Tables:
+    return {
+        **tables,
+        "products": tables["products"].join(F.broadcast(products), "product_id", "left_semi"),
+        "order_items": tables["order_items"].join(F.broadcast(products), "product_id", "left_semi"),
+    }
 
 
 TABLE = GoldTable(
     name="product_performance",
     key=("product_id",),
+    reads=("products", "order_items", "orders"),
     build=build,
     zorder_by=("product_id",),
     touched=touched,
     limit=limit,
+    checks=(
+        NOT_EMPTY,
+        unique("product_id"),
+        not_null("product_id"),
+        between("units_sold", 0, None),
+        between("reorder_rate", *RATE),
+        rows_where("order_count > units_sold", "an order holds at least one unit"),
+        rows_where("first_order_date > last_order_date", "first order not after last"),
+    ),
+    description=__doc__ or "",
 )
 
 
-def run(ctx: JobContext) -> JobResult:
-    return run_gold(ctx, TABLE)
+JOB = GoldJob(TABLE)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from etl.jobs import JobContext
+    from etl.runner import JobContext
 
 SITE = ("_dq", "gx", "uncommitted", "data_docs", "local_site")
 

@@ -1,7 +1,13 @@
-"""Validate a written table with Great Expectations; record results; fail on error severity.
+"""Validate what a job is about to publish with Great Expectations; record; fail on errors.
 
-Results go to the Delta table `<lakehouse>/_audit/dq_results` and, for a local lakehouse, to
-browsable Data Docs under `<lakehouse>/_dq/gx/uncommitted/data_docs/local_site/index.html`.
+A job calls `validate` between computing its output and committing it (write-audit-publish):
+a failed error-severity expectation raises `DataQualityError` and the job never writes, so the
+published table stays at its previous version. Results go to the Delta table
+`<lakehouse>/_audit/dq_results` (keyed by table, expectation and the input the job consumed, so
+a run repeated after a crash replaces its rows rather than adding more) and, for a local
+lakehouse, to browsable Data Docs under
+`<lakehouse>/_dq/gx/uncommitted/data_docs/local_site/index.html`, rebuilt once per command
+(`publish_data_docs`).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -20,9 +27,9 @@ from pyspark.sql import types as T
 
 from etl.contracts import Severity
 from etl.errors import DataQualityError
-from etl.jobs import JobContext
 from etl.quality.data_docs import data_docs_index, project_root, publish
-from etl.quality.expectations import Check, checks_for
+from etl.quality.expectations import Check
+from etl.runner import DQ_RESULTS, JobContext
 from etl.storage import MergeSpec
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -40,8 +47,10 @@ RESULTS_SCHEMA = T.StructType(
         T.StructField("observed_value", T.StringType()),
         T.StructField("unexpected_count", T.LongType()),
         T.StructField("validated_at", T.TimestampType()),
+        T.StructField("input", T.StringType()),
     ]
 )
+RESULTS_KEY = MergeSpec(keys=("table_name", "description", "input"))
 
 
 @dataclass(frozen=True)
@@ -68,11 +77,34 @@ def _context(root: str | None) -> Any:
     return context
 
 
-def _suite(gx: Any, name: str, checks: list[Check]) -> Any:
+BATCH_VIEW = "_dq_batch"
+_VALIDATED: set[str] = set()  # GE projects that hold results not yet in their Data Docs
+
+
+def flagged(df: DataFrame, checks: list[Check]) -> tuple[DataFrame, dict[str, str]]:
+    """The rows with one boolean column per flag check (true on a violating row), computed in
+    one query; and each flag column's check description."""
+    df.createOrReplaceTempView(BATCH_VIEW)
+    flags = {f"_dq_{i}": c for i, c in enumerate(checks) if c.flag}
+    if not flags:
+        return df, {}
+    selects = ", ".join(
+        f"coalesce(({str(c.flag).replace('{batch}', BATCH_VIEW)}), false) AS {name}"
+        for name, c in flags.items()
+    )
+    joins = " ".join(dict.fromkeys(j for c in flags.values() for j in c.joins))
+    rows = df.sparkSession.sql(f"SELECT b.*, {selects} FROM {BATCH_VIEW} b {joins}")
+    return rows, {c.description: name for name, c in flags.items()}
+
+
+def _suite(gx: Any, name: str, checks: list[Check], columns: dict[str, str]) -> Any:
     suite = gx.ExpectationSuite(name=name)
     for check in checks:
+        kwargs = dict(check.kwargs)
+        if check.flag:
+            kwargs = {"column": columns[check.description], "value_set": [False]}
         expectation = getattr(gx.expectations, check.expectation)(
-            **check.kwargs,
+            **kwargs,
             description=check.description or None,
             meta={"severity": str(check.severity)},
         )
@@ -80,23 +112,7 @@ def _suite(gx: Any, name: str, checks: list[Check]) -> Any:
     return suite
 
 
-def _register_parents(ctx: JobContext) -> None:
-    for dataset in ("products", "orders", "order_items"):
-        path = ctx.path("silver", dataset)
-        if ctx.store.exists(path):
-            ctx.store.read(path).createOrReplaceTempView(f"silver_{dataset}")
-
-
-def run_checks(ctx: JobContext, layer: str, name: str, df: DataFrame) -> list[Outcome]:
-    """Run the table's suite through a GE checkpoint (which also updates Data Docs)."""
-    import great_expectations
-
-    gx: Any = great_expectations
-    _register_parents(ctx)
-    checks = checks_for(layer, name)
-    assert len({c.description for c in checks}) == len(checks), f"{layer}.{name}: duplicate checks"
-    table = f"{layer}.{name}"
-    context = _context(project_root(ctx))
+def _checkpoint(context: Any, gx: Any, table: str, suite: Any, result_format: str) -> Any:
     source = context.data_sources.add_or_update_spark(name="lakehouse")
     asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(
         name=table
@@ -104,15 +120,36 @@ def run_checks(ctx: JobContext, layer: str, name: str, df: DataFrame) -> list[Ou
     batch = next(
         (b for b in asset.batch_definitions if b.name == "whole table"), None
     ) or asset.add_batch_definition_whole_dataframe("whole table")
-    suite = context.suites.add_or_update(_suite(gx, table, checks))
+    suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=table, data=batch, suite=suite)
     )
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if project_root(ctx) else []
-    checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(name=table, validation_definitions=[definition], actions=actions)
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(name=table, validation_definitions=[definition], result_format=result_format)
     )
-    result = checkpoint.run(batch_parameters={"dataframe": df})
+
+
+def run_checks(ctx: JobContext, table: str, df: DataFrame, checks: list[Check]) -> list[Outcome]:
+    """Run a table's suite through a GE checkpoint. The rule flags are computed in one pass and
+    the results asked for success only; only when something failed is the suite run again for
+    the observed values and counts that explain it."""
+    import great_expectations
+
+    gx: Any = great_expectations
+    assert len({c.description for c in checks}) == len(checks), f"{table}: duplicate checks"
+    context = _context(project_root(ctx))
+    rows, columns = flagged(df, checks)
+    root = project_root(ctx)
+    if root is not None:
+        _VALIDATED.add(root)
+    suite = _suite(gx, table, checks, columns)
+    result = _checkpoint(context, gx, table, suite, "BOOLEAN_ONLY").run(
+        batch_parameters={"dataframe": rows}
+    )
+    if not result.success:
+        result = _checkpoint(context, gx, table, suite, "SUMMARY").run(
+            batch_parameters={"dataframe": rows}
+        )
     by_description = {check.description: check for check in checks}
     outcomes = []
     for run_result in result.run_results.values():
@@ -131,7 +168,7 @@ def run_checks(ctx: JobContext, layer: str, name: str, df: DataFrame) -> list[Ou
     return outcomes
 
 
-def record(ctx: JobContext, outcomes: list[Outcome]) -> None:
+def record(ctx: JobContext, outcomes: list[Outcome], input_id: str) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         (
@@ -145,34 +182,56 @@ def record(ctx: JobContext, outcomes: list[Outcome]) -> None:
             o.observed,
             o.unexpected,
             now,
+            input_id,
         )
         for o in outcomes
     ]
-    df = ctx.spark.createDataFrame(rows, RESULTS_SCHEMA)
-    spec = MergeSpec(keys=("run_id", "table_name", "description"))
-    ctx.store.merge(df, ctx.path("_audit", "dq_results"), spec)
+    label = ctx.commit("audit")
+    ctx.store.merge_rows(rows, RESULTS_SCHEMA, ctx.path(DQ_RESULTS), RESULTS_KEY, label)
 
 
 def latest_results(ctx: JobContext) -> list[dict[str, Any]]:
     """Every table's rows of `_audit/dq_results` from its most recent validation."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    path = ctx.path(DQ_RESULTS)
+    if not ctx.store.exists(path):
+        return []
+    rows = ctx.store.read_rows(path)
+    newest: dict[str, Any] = {}
+    for row in rows:
+        table = row["table_name"]
+        if table not in newest or row["validated_at"] > newest[table]:
+            newest[table] = row["validated_at"]
+    return [r for r in rows if r["validated_at"] == newest[r["table_name"]]]
 
-    df = ctx.store.read(ctx.path("_audit", "dq_results"))
-    newest = F.max("validated_at").over(Window.partitionBy("table_name"))
-    latest = df.withColumn("_newest", newest).where(F.col("validated_at") == F.col("_newest"))
-    return [row.asDict() for row in latest.drop("_newest").collect()]
+
+def publish_data_docs(ctx: JobContext) -> str | None:
+    """Rebuild the Data Docs of a local lakehouse once, for offline reading; the index path."""
+    root, index_path = project_root(ctx), data_docs_index(ctx)
+    if root is None or index_path is None or root not in _VALIDATED:
+        return None
+    _VALIDATED.discard(root)
+    _context(root).build_data_docs()
+    index = publish(Path(index_path).parent, latest_results(ctx))
+    log.info("Data Docs at %s", index)
+    return str(index)
 
 
-def validate_table(ctx: JobContext, layer: str, name: str) -> list[Outcome]:
-    """Validate, record, log warnings, and raise on the first failed error expectation."""
-    df = ctx.store.read(ctx.path(layer, name))
-    outcomes = run_checks(ctx, layer, name, df)
-    record(ctx, outcomes)
-    index_path = data_docs_index(ctx)
-    if index_path:
-        index = publish(Path(index_path).parent, latest_results(ctx))
-        log.info("%s.%s: Data Docs at %s", layer, name, index)
+def validate(
+    ctx: JobContext,
+    table: str,
+    df: DataFrame,
+    checks: list[Check],
+    input_id: str,
+    views: Mapping[str, DataFrame],
+) -> list[Outcome]:
+    """Validate the rows `table` (`<layer>/<name>`) is about to publish; record the results;
+    raise DataQualityError on a failed error-severity expectation. `views` are the silver
+    tables the checks may query, as `silver_<name>`."""
+    for name, view in views.items():
+        view.createOrReplaceTempView(f"silver_{name}")
+    name = table.replace("/", ".")
+    outcomes = run_checks(ctx, name, df, checks)
+    record(ctx, outcomes, input_id)
     for o in outcomes:
         if not o.success and o.check.severity is Severity.WARN:
             log.warning(
@@ -183,11 +242,22 @@ def validate_table(ctx: JobContext, layer: str, name: str) -> list[Outcome]:
             )
     failed = [o for o in outcomes if not o.success and o.check.severity is Severity.ERROR]
     if failed:
-        first = failed[0]
-        raise DataQualityError(
-            f"{first.table}: expectation {first.check.expectation} failed: "
-            f"{first.check.description} (observed {first.observed or first.unexpected})"
-            + (f"; {len(failed) - 1} more error expectation(s) failed" if len(failed) > 1 else "")
-        )
-    log.info("%s: %d expectations passed", f"{layer}.{name}", sum(o.success for o in outcomes))
+        raise DataQualityError(_failure_message(ctx, table, failed))
+    log.info("%s: %d expectations passed", name, sum(o.success for o in outcomes))
     return outcomes
+
+
+def _failure_message(ctx: JobContext, table: str, failed: list[Outcome]) -> str:
+    first = failed[0]
+    path = ctx.path(table)
+    current = (
+        f"{table} stays at version {ctx.store.version(path)}"
+        if ctx.store.exists(path)
+        else f"{table} was not created"
+    )
+    more = f"; {len(failed) - 1} more error expectation(s) failed" if len(failed) > 1 else ""
+    return (
+        f"{first.table}: expectation {first.check.expectation} failed: "
+        f"{first.check.description} (observed {first.observed or first.unexpected}){more}; "
+        f"nothing was published: {current}"
+    )

@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from etl.contracts import Contract
 from etl.quality.row_rules import LINEAGE
+from etl.storage import changed_predicate
 
 TIE_BREAKERS = ("_ingested_at", "_source_file", "_source_sheet", "_source_row")
 
@@ -26,13 +27,20 @@ def latest_per_key(contract: Contract) -> Callable[[DataFrame], DataFrame]:
 
 
 def newer_than_target(contract: Contract) -> str:
-    """Merge condition: the source row replaces the stored one only when it is newer."""
+    """Merge condition: the source row is newer than the stored one."""
     ordered = [*contract.latest_first_by, "_ingested_at"]
     clauses = []
     for i, column in enumerate(ordered):
         equal = [f"s.{c} = t.{c}" for c in ordered[:i]]
         clauses.append(" AND ".join([*equal, f"s.{column} > t.{column}"]))
     return " OR ".join(f"({c})" for c in clauses)
+
+
+def newer_and_different(contract: Contract) -> str:
+    """Merge condition: the source row replaces the stored one only when it is newer **and**
+    differs in a silver column, so an identical row sent again changes nothing downstream."""
+    values = [c for c in contract.silver_columns if c not in contract.key]
+    return f"({newer_than_target(contract)}) AND ({changed_predicate(values)})"
 
 
 def to_silver(contract: Contract) -> Callable[[DataFrame], DataFrame]:

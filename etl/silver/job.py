@@ -1,32 +1,301 @@
-"""The silver job shared by every dataset: read → check → split → dedup → merge.
+"""The silver job shared by every dataset: read → transform → check → write.
 
-Only bronze rows ingested after the job's last watermark are read. Quarantined rows whose only
-faults are missing parents are checked again with them, and leave quarantine once valid.
+- read: the bronze rows of the versions after the last one this job consumed (Delta's change
+  data feed; the whole table the first time), plus the quarantined rows whose only faults are
+  missing parents, when a parent table changed since the last run;
+- transform: parse and check every row (etl.quality.row_rules), split valid from rejected, keep
+  the latest valid row per business key;
+- check: the table's expectations on the rows about to be published;
+- write: rejected rows into quarantine (idempotent by `_row_hash`), then the silver MERGE whose
+  commit records the bronze version consumed (the watermark) and the running totals, then the
+  release from quarantine of retried rows that are now valid. A run killed after the MERGE
+  leaves that release pending in the recorded state, and the next run finishes it exactly.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.audit import last_watermark
-from etl.changes import record_changes
-from etl.contracts import CONTRACTS, Contract
+from etl.bookkeeping import (
+    DATA,
+    MARK,
+    JobState,
+    data_version,
+    find_commit,
+    latest_state,
+    pending_ranges,
+    with_data_changes,
+)
+from etl.contracts import Contract
 from etl.errors import EtlError
-from etl.jobs import JobContext, JobResult
+from etl.quality.expectations import Check, silver_checks
 from etl.quality.row_rules import check, rejected_rows, valid_rows
+from etl.quality.validate import validate
+from etl.runner import DQ_RESULTS, RUNS, JobContext, JobResult, JobSpec, NothingNew
 from etl.silver.conform import (
     latest_per_key,
-    newer_than_target,
+    newer_and_different,
     quarantine_as_bronze,
     to_quarantine,
     to_silver,
 )
-from etl.storage import MergeSpec, changed_predicate, in_predicate
+from etl.storage import CHANGE_COLUMNS, CHANGE_TYPE, MergeSpec, changed_predicate, in_predicate
 
 log = logging.getLogger(__name__)
+
+RELEASE = "release"
+REJECTS = "rejects"
+QUARANTINE_KEY = MergeSpec(keys=("_row_hash",), update_when=changed_predicate(["reasons"]))
+DELETE_BY_HASH = MergeSpec(keys=("_row_hash",), update_when="false", op_column="_op")
+
+
+@dataclass
+class SilverBatch:
+    """What one silver run consumes, and (after transform) what it publishes."""
+
+    state: JobState | None
+    bronze_version: int
+    ranges: list[tuple[int, int]]
+    parents: dict[str, int]
+    retry: bool
+    quarantine_version: int | None
+    pending_release: dict[str, Any] | None
+    checked: DataFrame | None = None
+    latest: DataFrame | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input(self) -> str:
+        spans = ",".join(f"{a}-{b}" for a, b in self.ranges) or "none"
+        retried = f"; retry vs {self.parents}" if self.retry else ""
+        return f"bronze@{spans}{retried}"
+
+
+class SilverJob:
+    """Publishes `silver/<dataset>` from `bronze/<dataset>`, rejected rows to quarantine."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        d = contract.dataset
+        self.bronze, self.silver, self.quarantine = f"bronze/{d}", f"silver/{d}", f"quarantine/{d}"
+        self.spec = JobSpec(
+            f"silver.{d}",
+            reads=(self.bronze, *(f"silver/{r.parent}" for r in contract.references)),
+            writes=(self.silver, self.quarantine, RUNS, DQ_RESULTS),
+            zorder_by=contract.zorder_by,
+            partition_by=contract.partition_by,
+            description=contract.description,
+        )
+
+    def expectations(self) -> list[Check]:
+        return silver_checks(self.contract)
+
+    # ------------------------------------------------------------------------------- read
+
+    def _parent_versions(self, ctx: JobContext) -> dict[str, int]:
+        versions = {}
+        for ref in self.contract.references:
+            path = ctx.path(f"silver/{ref.parent}")
+            if not ctx.store.exists(path):
+                raise EtlError(
+                    f"{self.spec.name}: no silver table at {path}; run silver.{ref.parent} first"
+                )
+            versions[f"silver/{ref.parent}"] = data_version(ctx.store, path)
+        return versions
+
+    def _pending_release(self, ctx: JobContext, state: JobState | None) -> dict[str, Any] | None:
+        """The release a crash left undone: recorded in the state, missing in quarantine."""
+        release = state.extra.get(RELEASE) if state else None
+        if not release:
+            return None
+        done = find_commit(ctx.store, ctx.path(self.quarantine), self.spec.name, (RELEASE,))
+        if done is not None and done[1].info.get("for_run") == release["run_id"]:
+            return None
+        return dict(release)
+
+    def read(self, ctx: JobContext) -> SilverBatch | NothingNew:
+        bronze = ctx.path(self.bronze)
+        if not ctx.store.exists(bronze):
+            raise EtlError(f"{self.spec.name}: no bronze table at {bronze}; run bronze first")
+        state = latest_state(ctx.store, ctx.path(self.silver), self.spec.name)
+        version = ctx.store.version(bronze)
+        consumed = state.consumed(self.bronze) if state else None
+        skips = state.skip.get(self.bronze, []) if state else []
+        ranges = with_data_changes(ctx.store, bronze, pending_ranges(consumed, version, skips))
+        parents = self._parent_versions(ctx)
+        quarantine = ctx.path(self.quarantine)
+        q_version = ctx.store.version(quarantine) if ctx.store.exists(quarantine) else None
+        retry = (
+            bool(parents)
+            and q_version is not None
+            and (state is None or state.extra.get("parents") != parents)
+        )
+        pending = self._pending_release(ctx, state)
+        if not ranges and not retry and pending is None:
+            return NothingNew(f"nothing new in {self.bronze} since version {consumed}")
+        return SilverBatch(state, version, ranges, parents, retry, q_version, pending)
+
+    def _new_rows(self, ctx: JobContext, batch: SilverBatch) -> DataFrame:
+        """Bronze rows of the pending versions: the whole table the first time, else the
+        inserts of the change data feed over each pending range."""
+        bronze = ctx.path(self.bronze)
+        if batch.state is None or batch.state.consumed(self.bronze) is None:
+            return ctx.store.read(bronze, batch.bronze_version)
+        rows = ctx.store.read(bronze, batch.bronze_version).limit(0)
+        for a, b in batch.ranges:
+            changes = ctx.store.read_changes(bronze, a, b)
+            inserted = changes.where(F.col(CHANGE_TYPE) == "insert").drop(*CHANGE_COLUMNS)
+            rows = rows.unionByName(inserted)
+        return rows
+
+    def _retry_rows(self, ctx: JobContext, quarantine_version: int) -> DataFrame:
+        return (
+            ctx.store.read(ctx.path(self.quarantine), quarantine_version)
+            .where(F.col("retryable"))
+            .transform(quarantine_as_bronze(self.contract))
+            .withColumn("_retried", F.lit(True))
+        )
+
+    def _parents(self, ctx: JobContext, versions: dict[str, int]) -> dict[str, DataFrame]:
+        return {
+            table.split("/", 1)[1]: ctx.store.read(ctx.path(table), version)
+            for table, version in versions.items()
+        }
+
+    # -------------------------------------------------------------------------- transform
+
+    def transform(self, ctx: JobContext, batch: SilverBatch) -> SilverBatch:
+        if not batch.ranges and not batch.retry:
+            return batch  # only a pending release to finish
+        rows = self._new_rows(ctx, batch).withColumn("_retried", F.lit(False))
+        if batch.retry and batch.quarantine_version is not None:
+            rows = rows.unionByName(self._retry_rows(ctx, batch.quarantine_version))
+        parents = self._parents(ctx, batch.parents)
+        batch.checked = rows.transform(check(self.contract, parents)).cache()
+        batch.stats = batch_stats(batch.checked)
+        batch.latest = (
+            valid_rows(batch.checked)
+            .transform(latest_per_key(self.contract))
+            .transform(to_silver(self.contract))
+            .cache()
+        )
+        return batch
+
+    # ------------------------------------------------------------------------------ check
+
+    def check(self, ctx: JobContext, batch: SilverBatch) -> None:
+        if batch.latest is None or not ctx.settings.validate:
+            return
+        views = self._parents(ctx, batch.parents)
+        validate(ctx, self.silver, batch.latest, self.expectations(), batch.input, views)
+
+    # ------------------------------------------------------------------------------ write
+
+    def write(self, ctx: JobContext, batch: SilverBatch) -> JobResult:
+        result = JobResult(self.spec.name, ctx.path(self.silver), input=batch.input)
+        if batch.pending_release is not None:
+            self._release(ctx, batch.pending_release, for_run=batch.pending_release["run_id"])
+        if batch.checked is not None and batch.latest is not None:
+            self._publish(ctx, batch, result)
+            batch.checked.unpersist()
+            batch.latest.unpersist()
+        else:
+            result.status = "repaired"
+        result.table_versions = {
+            t: ctx.store.version(ctx.path(t))
+            for t in (self.silver, self.quarantine)
+            if ctx.store.exists(ctx.path(t))
+        }
+        result.version = result.table_versions.get(self.silver)
+        return result
+
+    def _publish(self, ctx: JobContext, batch: SilverBatch, result: JobResult) -> None:
+        assert batch.checked is not None and batch.latest is not None
+        stats = batch.stats
+        result.rows_read = stats["rows"] - stats["retried"]
+        result.retried, result.rejected = stats["retried"], stats["rejected"]
+        result.rejected_by_reason = stats["rejected_by_reason"]
+        result.warnings_by_reason = stats["warnings_by_reason"]
+        self._quarantine_rejects(ctx, batch)
+        released = stats["released"]
+        valid_in = result.rows_read + result.retried - result.rejected
+        totals = dict(batch.state.extra.get("totals", {}) if batch.state else {})
+        totals["valid_in"] = int(totals.get("valid_in", 0)) + valid_in
+        extra: dict[str, Any] = {"parents": batch.parents, "totals": totals}
+        if released:
+            extra[RELEASE] = {
+                "run_id": ctx.run_id,
+                "quarantine_version": batch.quarantine_version,
+                "parents": batch.parents,
+            }
+        label = ctx.commit(
+            DATA,
+            started_at=ctx.started_at.isoformat(),
+            state={"sources": {self.bronze: batch.bronze_version}, "skip": {}, **extra},
+            result=result.counts(),
+        )
+        merged = ctx.store.merge(batch.latest, ctx.path(self.silver), self._spec(ctx, batch), label)
+        if not merged.committed:
+            ctx.store.mark(ctx.path(self.silver), label.as_kind(MARK))
+        result.inserted, result.updated = merged.inserted, merged.updated
+        result.duplicates = valid_in - merged.inserted
+        if released:
+            result.released = self._release(ctx, extra[RELEASE], for_run=ctx.run_id)
+
+    def _spec(self, ctx: JobContext, batch: SilverBatch) -> MergeSpec:
+        assert batch.latest is not None
+        return MergeSpec(
+            keys=self.contract.key,
+            update_when=newer_and_different(self.contract),
+            target_filter=self._partitions_touched(ctx, batch.latest),
+            partition_by=self.contract.partition_by,
+        )
+
+    def _partitions_touched(self, ctx: JobContext, latest: DataFrame) -> str | None:
+        """A merge filter on the partitions of the batch and of the rows it may replace, so
+        the merge reads and rewrites only those partitions of a large table."""
+        silver = ctx.path(self.silver)
+        if not self.contract.partition_by or not ctx.store.exists(silver):
+            return None
+        column, keys = self.contract.partition_by[0], list(self.contract.key)
+        replaced = (
+            ctx.store.read(silver)
+            .select(*keys, column)
+            .join(latest.select(*keys), keys, "left_semi")
+        )
+        rows = latest.select(column).unionByName(replaced.select(column)).distinct().collect()
+        values = sorted(r[column] for r in rows if r[column] is not None)
+        return in_predicate(column, values) if values else None
+
+    def _quarantine_rejects(self, ctx: JobContext, batch: SilverBatch) -> None:
+        assert batch.checked is not None
+        quarantine = ctx.path(self.quarantine)
+        if not batch.stats["rejected"] and ctx.store.exists(quarantine):
+            return
+        quarantined_at = ctx.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        shape = to_quarantine(self.contract, ctx.run_id, quarantined_at)
+        rejected = rejected_rows(batch.checked).transform(shape)
+        ctx.store.merge(rejected, quarantine, QUARANTINE_KEY, ctx.commit(REJECTS))
+
+    def _release(self, ctx: JobContext, release: dict[str, Any], for_run: str) -> int:
+        """Delete from quarantine the retried rows that were valid when `release` was decided
+        (recomputed from the quarantine and parent versions it recorded, so it is exact even
+        when a crash interrupted it)."""
+        parents = self._parents(ctx, {k: int(v) for k, v in release["parents"].items()})
+        retried = self._retry_rows(ctx, int(release["quarantine_version"]))
+        valid = valid_rows(retried.transform(check(self.contract, parents)))
+        hashes = valid.select("_row_hash").distinct().withColumn("_op", F.lit("delete"))
+        label = ctx.commit(RELEASE, for_run=for_run)
+        merged = ctx.store.merge(hashes, ctx.path(self.quarantine), DELETE_BY_HASH, label)
+        if not merged.committed:
+            ctx.store.mark(ctx.path(self.quarantine), label)
+        log.info("%s: released %d row(s) from quarantine", self.spec.name, merged.deleted)
+        return merged.deleted
 
 
 def _reason_counts(checked: DataFrame, column: str) -> dict[str, int]:
@@ -34,118 +303,16 @@ def _reason_counts(checked: DataFrame, column: str) -> dict[str, int]:
     return {r["reason"]: int(r["count"]) for r in sorted(rows, key=lambda r: r["reason"])}
 
 
-def _partitions_touched(contract: Contract, latest: DataFrame, replaced: DataFrame) -> str | None:
-    """A merge filter on the partitions of the batch and of the rows it may replace, so the
-    merge reads and rewrites only those partitions of a large table."""
-    if not contract.partition_by:
-        return None
-    column = contract.partition_by[0]
-    rows = latest.select(column).unionByName(replaced.select(column)).distinct().collect()
-    values = sorted(r[column] for r in rows if r[column] is not None)
-    return in_predicate(column, values) if values else None
-
-
-def run_silver(ctx: JobContext, dataset: str) -> JobResult:
-    contract = CONTRACTS[dataset]
-    job = f"silver.{dataset}"
-    bronze_path = ctx.path("bronze", dataset)
-    table = ctx.path("silver", dataset)
-    quarantine = ctx.path("quarantine", dataset)
-    result = JobResult(job=job, table=table)
-    if not ctx.store.exists(bronze_path):
-        raise EtlError(f"{job}: no bronze table at {bronze_path}; run bronze.{dataset} first")
-
-    # read
-    watermark = last_watermark(ctx, job)
-    bronze = ctx.store.read(bronze_path)
-    if watermark is not None:
-        bronze = bronze.where(F.col("_ingested_at") > F.lit(watermark))
-    batch = bronze.withColumn("_retried", F.lit(False))
-    if contract.references and ctx.store.exists(quarantine):
-        retry = (
-            ctx.store.read(quarantine)
-            .where(F.col("retryable"))
-            .transform(quarantine_as_bronze(contract))
-            .withColumn("_retried", F.lit(True))
-        )
-        batch = batch.unionByName(retry)
-    parents = {}
-    for ref in contract.references:
-        parent_path = ctx.path("silver", ref.parent)
-        if not ctx.store.exists(parent_path):
-            raise EtlError(
-                f"{job}: no silver table at {parent_path}; run silver.{ref.parent} first"
-            )
-        parents[ref.parent] = ctx.store.read(parent_path)
-
-    # transform and validate
-    checked = batch.transform(check(contract, parents)).cache()
-    stats = checked.agg(
+def batch_stats(checked: DataFrame) -> dict[str, Any]:
+    """Row counts of a checked batch in one pass, and its reasons."""
+    row = checked.agg(
         F.count(F.lit(1)).alias("rows"),
         F.count(F.when(F.col("_retried"), 1)).alias("retried"),
         F.count(F.when(F.size("_errors") > 0, 1)).alias("rejected"),
-        F.max(F.when(~F.col("_retried"), F.col("_ingested_at"))).alias("watermark"),
+        F.count(F.when(F.col("_retried") & (F.size("_errors") == 0), 1)).alias("released"),
+        F.count(F.when(F.size("_warnings") > 0, 1)).alias("warned"),
     ).collect()[0]
-    result.retried = int(stats["retried"])
-    result.rows_read = int(stats["rows"]) - result.retried
-    result.rejected = int(stats["rejected"])
-    result.watermark = stats["watermark"] or watermark
-    if stats["rows"] == 0:
-        checked.unpersist()
-        if ctx.store.exists(table):
-            result.version = ctx.store.version(table)
-        return result
-    result.rejected_by_reason = _reason_counts(checked, "_errors")
-    result.warnings_by_reason = _reason_counts(checked, "_warnings")
-
-    # write
-    valid = valid_rows(checked)
-    # Cached: the change record, the partition filter and the merge all read the batch, and the
-    # silver rows it replaces are looked up once (a scan of the key and the recorded columns).
-    latest = valid.transform(latest_per_key(contract)).transform(to_silver(contract)).cache()
-    target_filter = None
-    replaced = None
-    if ctx.store.exists(table):
-        looked_up = dict.fromkeys([*contract.key, *contract.changes_by, *contract.partition_by])
-        replaced = (
-            ctx.store.read(table)
-            .select(*looked_up)
-            .join(latest.select(*contract.key), list(contract.key), "left_semi")
-            .cache()
-        )
-        record_changes(ctx, contract, latest, replaced)
-        target_filter = _partitions_touched(contract, latest, replaced)
-    else:
-        record_changes(ctx, contract, latest)
-    merged = ctx.store.merge(
-        latest,
-        table,
-        MergeSpec(
-            keys=contract.key,
-            update_when=newer_than_target(contract),
-            target_filter=target_filter,
-            partition_by=contract.partition_by,
-        ),
-    )
-    result.inserted, result.updated, result.version = (
-        merged.inserted,
-        merged.updated,
-        merged.version,
-    )
-    latest.unpersist()
-    if replaced is not None:
-        replaced.unpersist()
-    if result.rejected or not ctx.store.exists(quarantine):
-        rejected = rejected_rows(checked).transform(
-            to_quarantine(contract, ctx.run_id, ctx.started_at.strftime("%Y-%m-%d %H:%M:%S"))
-        )
-        # A row checked again keeps its first quarantine time unless its reasons changed.
-        spec = MergeSpec(keys=("_row_hash",), update_when=changed_predicate(["reasons"]))
-        ctx.store.merge(rejected, quarantine, spec)
-    if result.retried:
-        result.released = ctx.store.delete_matching(
-            valid.where(F.col("_retried")), quarantine, ("_row_hash",)
-        )
-    result.duplicates = result.rows_read + result.retried - result.inserted - result.rejected
-    checked.unpersist()
-    return result
+    stats: dict[str, Any] = {k: int(row[k]) for k in row.asDict()}
+    stats["rejected_by_reason"] = _reason_counts(checked, "_errors") if stats["rejected"] else {}
+    stats["warnings_by_reason"] = _reason_counts(checked, "_warnings") if stats["warned"] else {}
+    return stats

@@ -1,19 +1,16 @@
-"""Silver order_items: typed, validated, deduplicated by id; rejected rows quarantined."""
+"""Silver order_items: typed, checked against their order and product, deduplicated by id."""
 
 from __future__ import annotations
 
-from etl.jobs import JobContext, JobResult, job_main
-from etl.silver.job import run_silver
+from etl.cli import job_main
+from etl.contracts import ORDER_ITEMS
+from etl.silver.job import SilverJob
 
-JOB = "silver.order_items"
-
-
-def run(ctx: JobContext) -> JobResult:
-    return run_silver(ctx, "order_items")
+JOB = SilverJob(ORDER_ITEMS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from etl.jobs import JobContext, JobResult, job_main
-from etl.silver.job import run_silver
+from etl.cli import job_main
+from etl.contracts import ORDERS
+from etl.silver.job import SilverJob
 
-JOB = "silver.orders"
-
-
-def run(ctx: JobContext) -> JobResult:
-    return run_silver(ctx, "orders")
+JOB = SilverJob(ORDERS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,16 @@
-"""Silver products: typed, validated, deduplicated by product_id; rejected rows quarantined."""
+"""Silver products: typed and deduplicated by product_id; rejected rows quarantined."""
 
 from __future__ import annotations
 
-from etl.jobs import JobContext, JobResult, job_main
-from etl.silver.job import run_silver
+from etl.cli import job_main
+from etl.contracts import PRODUCTS
+from etl.silver.job import SilverJob
 
-JOB = "silver.products"
-
-
-def run(ctx: JobContext) -> JobResult:
-    return run_silver(ctx, "products")
+JOB = SilverJob(PRODUCTS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, __doc__ or JOB, argv)
+    return job_main(JOB, argv)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import SparkSession
 
 from etl.settings import Backend
 from etl.storage.base import (
+    CHANGE_COLUMNS,
+    CHANGE_TYPE,
+    COMMIT_VERSION,
+    Commit,
     MergeResult,
     MergeSpec,
     TableHistoryEntry,
@@ -14,8 +20,16 @@ from etl.storage.base import (
     changed_predicate,
     in_predicate,
 )
+from etl.storage.delta_rs_store import DeltaRsTableStore
+from etl.storage.delta_spark_store import DeltaSparkTableStore
 
 __all__ = [
+    "CHANGE_COLUMNS",
+    "CHANGE_TYPE",
+    "COMMIT_VERSION",
+    "Commit",
+    "DeltaRsTableStore",
+    "DeltaSparkTableStore",
     "MergeResult",
     "MergeSpec",
     "TableHistoryEntry",
@@ -27,11 +41,11 @@ __all__ = [
 ]
 
 
-def get_table_store(spark: SparkSession, backend: Backend) -> TableStore:
+def get_table_store(
+    spark: SparkSession | Callable[[], SparkSession], backend: Backend
+) -> TableStore:
+    """The store of a backend; `spark` may be a session or a function that makes one when the
+    store first needs Spark (delta-rs reads bookkeeping without it)."""
     if backend == "delta-spark":
-        from etl.storage.delta_spark_store import DeltaSparkTableStore
-
         return DeltaSparkTableStore(spark)
-    from etl.storage.delta_rs_store import DeltaRsTableStore
-
     return DeltaRsTableStore(spark)

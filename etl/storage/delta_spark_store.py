@@ -1,23 +1,85 @@
-"""delta-spark backend: `DeltaTable` merge and `OPTIMIZE ... ZORDER BY`, as run on Glue."""
+"""delta-spark backend: `DeltaTable` merge and `OPTIMIZE ... ZORDER BY`, as run on Glue.
+
+A commit's `userMetadata` is set through the session setting
+`spark.databricks.delta.commitInfo.userMetadata` for the one statement that commits, then
+restored: it is the only way to label a MERGE, OPTIMIZE or RESTORE commit in delta-spark.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
-from etl.storage.base import MergeResult, MergeSpec, TableHistoryEntry, TableStoreError
+from etl.storage.base import (
+    CDF_PROPERTY,
+    Commit,
+    CommitHook,
+    MergeResult,
+    MergeSpec,
+    TableHistoryEntry,
+    TableStoreError,
+)
+
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
 
 
 class DeltaSparkTableStore:
-    def __init__(self, spark: SparkSession) -> None:
-        from delta.tables import DeltaTable
+    def __init__(self, spark: SparkSession | Callable[[], SparkSession]) -> None:
+        self._spark = spark
+        self.on_commit: CommitHook | None = None
 
-        self.spark = spark
-        self._delta = DeltaTable
+    @property
+    def spark(self) -> SparkSession:
+        if not isinstance(self._spark, SparkSession):
+            self._spark = self._spark()
+        return self._spark
+
+    @property
+    def _delta(self) -> Any:
+        from delta.tables import DeltaTable  # the Python half of Delta's jars; only here
+
+        return DeltaTable
+
+    @contextmanager
+    def _session_setting(self, key: str, value: str | None) -> Iterator[None]:
+        conf = self.spark.conf
+        previous = conf.get(key, None)
+        if value is not None:
+            conf.set(key, value)
+        try:
+            yield
+        finally:
+            if value is not None:
+                if previous is None:
+                    conf.unset(key)
+                else:
+                    conf.set(key, previous)
+
+    def _labelled(self, commit: Commit) -> Any:
+        return self._session_setting(USER_METADATA, commit.user_metadata())
+
+    def _committed(self, path: str, before: int | None = None) -> int:
+        version = self.version(path)
+        if version != before and self.on_commit is not None:
+            self.on_commit(path, version)
+        return version
 
     def exists(self, path: str) -> bool:
         return bool(self._delta.isDeltaTable(self.spark, path))
+
+    def _table(self, path: str) -> Any:
+        if not self.exists(path):
+            raise TableStoreError(f"no Delta table at {path}")
+        return self._delta.forPath(self.spark, path)
+
+    def version(self, path: str) -> int:
+        return int(self._table(path).history(1).collect()[0]["version"])
 
     def read(self, path: str, version: int | None = None) -> DataFrame:
         if not self.exists(path):
@@ -27,93 +89,166 @@ class DeltaSparkTableStore:
             reader = reader.option("versionAsOf", version)
         return reader.load(path)
 
-    def overwrite(self, df: DataFrame, path: str, partition_by: tuple[str, ...] = ()) -> int:
-        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    def read_changes(self, path: str, start: int, end: int) -> DataFrame:
+        return (
+            self.spark.read.format("delta")
+            .option("readChangeFeed", "true")
+            .option("startingVersion", start)
+            .option("endingVersion", end)
+            .load(path)
+        )
+
+    def read_rows(self, path: str, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        df = self.read(path)
+        if columns:
+            df = df.select(*columns)
+        return [row.asDict() for row in df.collect()]
+
+    def count(self, path: str) -> int:
+        return int(self.read(path).count())
+
+    def _write_new(
+        self, df: DataFrame, path: str, partition_by: tuple[str, ...], commit: Commit
+    ) -> int:
+        writer = (
+            df.write.format("delta")
+            .mode("errorifexists")
+            .option(CDF_PROPERTY, "true")
+            .option("userMetadata", commit.user_metadata())
+        )
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.save(path)
-        return self.version(path)
+        return self._committed(path)
 
-    def merge(self, df: DataFrame, path: str, spec: MergeSpec) -> MergeResult:
+    def create(
+        self, path: str, schema: StructType, partition_by: tuple[str, ...], commit: Commit
+    ) -> int:
+        return self._write_new(self.spark.createDataFrame([], schema), path, partition_by, commit)
+
+    def merge(self, df: DataFrame, path: str, spec: MergeSpec, commit: Commit) -> MergeResult:
         if not self.exists(path):
-            writer = df.limit(0).write.format("delta").mode("overwrite")
-            if spec.partition_by:
-                writer = writer.partitionBy(*spec.partition_by)
-            writer.save(path)
-        merger = (
-            self._delta.forPath(self.spark, path)
-            .alias("t")
-            .merge(df.alias("s"), spec.match_predicate())
-        )
+            if spec.op_column:
+                df = df.where(F.col(spec.op_column) != "delete").drop(spec.op_column)
+            df = df.cache()
+            try:
+                rows = df.count()
+                version = self._write_new(df, path, spec.partition_by, commit)
+            finally:
+                df.unpersist()
+            return MergeResult(version, True, rows, inserted=rows)
+        before = self.version(path)
+        columns = [c for c in df.columns if c != spec.op_column]
+        assignments = {c: f"s.{c}" for c in columns}
+        merger = self._table(path).alias("t").merge(df.alias("s"), spec.match_predicate())
+        if spec.op_column:
+            merger = merger.whenMatchedDelete(condition=spec.is_delete())
         if spec.update_when != "false":
-            merger = merger.whenMatchedUpdateAll(condition=spec.update_when)
-        merger = merger.whenNotMatchedInsertAll()
+            merger = merger.whenMatchedUpdate(condition=spec.update_condition(), set=assignments)
+        merger = merger.whenNotMatchedInsert(condition=spec.insert_condition(), values=assignments)
         if spec.delete_unmatched_when is not None:
             merger = merger.whenNotMatchedBySourceDelete(condition=spec.delete_unmatched_when)
-        merger.execute()
+        with self._labelled(commit):
+            merger.execute()
+        after = self._committed(path, before)
+        if after == before:
+            return MergeResult(after, committed=False)
         metrics = self._last_metrics(path)
         return MergeResult(
-            version=self.version(path),
+            version=after,
+            committed=True,
             source_rows=int(metrics.get("numSourceRows", 0)),
             inserted=int(metrics.get("numTargetRowsInserted", 0)),
             updated=int(metrics.get("numTargetRowsUpdated", 0)),
             deleted=int(metrics.get("numTargetRowsDeleted", 0)),
         )
 
-    def delete_matching(self, keys: DataFrame, path: str, key_columns: tuple[str, ...]) -> int:
-        if not self.exists(path):
-            return 0
-        on = " AND ".join(f"t.{k} = s.{k}" for k in key_columns)
-        (
-            self._delta.forPath(self.spark, path)
-            .alias("t")
-            .merge(keys.select(*key_columns).alias("s"), on)
-            .whenMatchedDelete()
-            .execute()
+    def merge_rows(
+        self,
+        rows: Sequence[Sequence[object]],
+        schema: StructType,
+        path: str,
+        spec: MergeSpec,
+        commit: Commit,
+    ) -> MergeResult:
+        frame = self.spark.createDataFrame([tuple(r) for r in rows], schema)
+        return self.merge(frame, path, spec, commit)
+
+    def mark(self, path: str, commit: Commit) -> int:
+        before = self.version(path)
+        with self._labelled(commit):
+            self.spark.sql(
+                f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('{CDF_PROPERTY}'='true')"
+            )
+        return self._committed(path, before)
+
+    def overwrite(
+        self, df: DataFrame, path: str, commit: Commit, partition_by: tuple[str, ...] = ()
+    ) -> int:
+        before = self.version(path) if self.exists(path) else None
+        writer = (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("overwriteSchema", "true")
+            .option(CDF_PROPERTY, "true")
+            .option("userMetadata", commit.user_metadata())
         )
-        return int(self._last_metrics(path).get("numTargetRowsDeleted", 0))
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.save(path)
+        return self._committed(path, before)
 
     def _last_metrics(self, path: str) -> dict[str, Any]:
-        row = self._delta.forPath(self.spark, path).history(1).collect()[0]
+        row = self._table(path).history(1).collect()[0]
         return dict(row["operationMetrics"] or {})
 
-    def version(self, path: str) -> int:
-        return int(self._delta.forPath(self.spark, path).history(1).collect()[0]["version"])
-
-    def history(self, path: str) -> list[TableHistoryEntry]:
-        rows = self._delta.forPath(self.spark, path).history().collect()
+    def history(self, path: str, limit: int | None = None) -> list[TableHistoryEntry]:
+        table = self._table(path)
+        rows = (table.history(limit) if limit else table.history()).collect()
         return [
             TableHistoryEntry(
                 version=int(r["version"]),
                 operation=str(r["operation"]),
                 timestamp=str(r["timestamp"]),
                 metrics=dict(r["operationMetrics"] or {}),
+                parameters=dict(r["operationParameters"] or {}),
+                user_metadata=r["userMetadata"],
             )
             for r in rows
         ]
 
+    def restore(self, path: str, version: int, commit: Commit) -> int:
+        before = self.version(path)
+        with self._labelled(commit):
+            self._table(path).restoreToVersion(version)
+        return self._committed(path, before)
+
     def optimize(
-        self, path: str, zorder_by: tuple[str, ...] = (), target_file_bytes: int | None = None
+        self,
+        path: str,
+        commit: Commit,
+        zorder_by: tuple[str, ...] = (),
+        target_file_bytes: int | None = None,
     ) -> dict[str, Any]:
-        key = "spark.databricks.delta.optimize.maxFileSize"
-        previous = self.spark.conf.get(key, None)
-        if target_file_bytes:
-            self.spark.conf.set(key, str(target_file_bytes))
-        try:
-            builder = self._delta.forPath(self.spark, path).optimize()
+        before = self.version(path)
+        size = str(target_file_bytes) if target_file_bytes else None
+        with self._session_setting(MAX_FILE_SIZE, size), self._labelled(commit):
+            builder = self._table(path).optimize()
             done = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
-            return {"metrics": str(done.collect()[0]["metrics"])}
-        finally:
-            if target_file_bytes:
-                if previous is None:
-                    self.spark.conf.unset(key)
-                else:
-                    self.spark.conf.set(key, previous)
+            metrics = done.collect()[0]["metrics"]
+        self._committed(path, before)
+        return {"metrics": str(metrics)}
 
     def size_bytes(self, path: str) -> int:
         detail = self.spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]
         return int(detail["sizeInBytes"])
 
-    def vacuum(self, path: str, retention_hours: int) -> list[str]:
-        self._delta.forPath(self.spark, path).vacuum(float(retention_hours))
+    def vacuum(self, path: str, retention_hours: int, commit: Commit) -> list[str]:
+        before = self.version(path)
+        with self._labelled(commit):
+            self._table(path).vacuum(float(retention_hours))
+        self._committed(path, before)
         return []
+
+    def close(self) -> None:
+        return None

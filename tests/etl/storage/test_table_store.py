@@ -1,4 +1,6 @@
-"""One conformance suite for both Delta backends: merge, dedup, Z-order, time travel."""
+"""One conformance suite for both Delta backends: merge, dedup, tombstones, change data feed,
+commit labels, time travel, restore, Z-order and vacuum. Every test runs on delta-rs and on
+delta-spark, and a few check that what one backend writes the other reads."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl.storage import MergeSpec, TableStore, changed_predicate, get_table_store
-from tests.conftest import delta_spark_available
+from etl.settings import BACKENDS, Backend
+from etl.storage import Commit, MergeSpec, TableStore, changed_predicate, get_table_store
 
 SCHEMA = T.StructType(
     [
@@ -23,6 +26,7 @@ SCHEMA = T.StructType(
         T.StructField("tags", T.ArrayType(T.StringType())),
     ]
 )
+LABEL = Commit("test.job", "run-1", {"kind": "data", "state": {"sources": {"bronze/x": 3}}})
 
 
 def rows(spark: SparkSession, *values: tuple[object, ...]) -> DataFrame:
@@ -39,24 +43,13 @@ def r(i: int, hour: int, amount: str, day: int = 1) -> tuple[object, ...]:
     )
 
 
-@pytest.fixture(
-    params=[
-        "delta-rs",
-        pytest.param(
-            "delta-spark",
-            marks=[
-                pytest.mark.spark_delta,
-                pytest.mark.skipif(
-                    not delta_spark_available(),
-                    reason="Delta's Spark jars come from Maven, unreachable here; "
-                    "run with ETL_DELTA_SPARK_TESTS=1 where Maven resolves (CI does)",
-                ),
-            ],
-        ),
-    ]
-)
-def store(request: pytest.FixtureRequest, spark: SparkSession) -> TableStore:
-    return get_table_store(spark, request.param)
+@pytest.fixture
+def store(backend: Backend, spark: SparkSession) -> TableStore:
+    return get_table_store(spark, backend)
+
+
+def other(backend: Backend, spark: SparkSession) -> TableStore:
+    return get_table_store(spark, next(b for b in BACKENDS if b != backend))
 
 
 def test_merge_inserts_then_updates_only_newer_rows(
@@ -64,26 +57,28 @@ def test_merge_inserts_then_updates_only_newer_rows(
 ) -> None:
     path = str(tmp_path / "t")
     spec = MergeSpec(keys=("id",), update_when="s.ts > t.ts", partition_by=("day",))
-    first = store.merge(rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")), path, spec)
+    first = store.merge(rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")), path, spec, LABEL)
     second = store.merge(
-        rows(spark, r(1, 12, "1.50"), r(2, 8, "9.99"), r(3, 9, "3.00")), path, spec
+        rows(spark, r(1, 12, "1.50"), r(2, 8, "9.99"), r(3, 9, "3.00")), path, spec, LABEL
     )
 
-    assert (first.inserted, first.updated) == (2, 0)
+    assert (first.inserted, first.updated, first.committed) == (2, 0, True)
     assert (second.inserted, second.updated, second.source_rows) == (1, 1, 3)
     expected = rows(spark, r(1, 12, "1.50"), r(2, 10, "2.00"), r(3, 9, "3.00"))
     assert_df_equality(store.read(path), expected, ignore_row_order=True)
 
 
-def test_insert_only_merge_adds_nothing_twice(
+def test_a_merge_that_changes_nothing_makes_no_commit(
     store: TableStore, spark: SparkSession, tmp_path: Path
 ) -> None:
     path = str(tmp_path / "t")
     spec = MergeSpec(keys=("id",), update_when="false")
     batch = rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00"))
-    store.merge(batch, path, spec)
-    again = store.merge(batch, path, spec)
-    assert (again.inserted, again.updated) == (0, 0)
+    store.merge(batch, path, spec, LABEL)
+    version = store.version(path)
+    again = store.merge(batch, path, spec, LABEL)
+    assert (again.inserted, again.updated, again.committed) == (0, 0, False)
+    assert store.version(path) == version
     assert_df_equality(store.read(path), batch, ignore_row_order=True)
 
 
@@ -96,12 +91,31 @@ def test_change_detecting_merge_deletes_vanished_keys(
         update_when=changed_predicate(["ts", "day", "amount", "tags"]),
         delete_unmatched_when="true",
     )
-    store.merge(rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")), path, spec)
-    result = store.merge(rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")), path, spec)
+    store.merge(rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")), path, spec, LABEL)
+    result = store.merge(rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")), path, spec, LABEL)
     assert (result.inserted, result.updated, result.deleted) == (1, 0, 1)
     assert_df_equality(
         store.read(path), rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")), ignore_row_order=True
     )
+
+
+def test_tombstones_delete_their_rows_in_the_same_commit(
+    store: TableStore, spark: SparkSession, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "t")
+    spec = MergeSpec(keys=("id",), update_when=changed_predicate(["amount"]), op_column="_op")
+    batch = rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")).withColumn("_op", F.lit("upsert"))
+    first = store.merge(batch.union(batch.limit(0)), path, spec, LABEL)
+    version = store.version(path)
+    upserts = rows(spark, r(1, 10, "1.50"), r(3, 10, "3.00")).withColumn("_op", F.lit("upsert"))
+    deletes = rows(spark, r(2, 0, "0"), r(9, 0, "0")).withColumn("_op", F.lit("delete"))
+    result = store.merge(upserts.unionByName(deletes), path, spec, LABEL)
+
+    assert first.inserted == 2
+    assert (result.inserted, result.updated, result.deleted) == (1, 1, 1)
+    assert store.version(path) == version + 1
+    expected = rows(spark, r(1, 10, "1.50"), r(3, 10, "3.00"))
+    assert_df_equality(store.read(path), expected, ignore_row_order=True)
 
 
 def test_partition_filtered_merge_rewrites_only_those_partitions(
@@ -111,10 +125,11 @@ def test_partition_filtered_merge_rewrites_only_those_partitions(
 
     path = str(tmp_path / "t")
     spec = MergeSpec(keys=("id",), partition_by=("day",))
-    store.merge(rows(spark, r(1, 10, "1.00", day=1), r(2, 10, "2.00", day=2)), path, spec)
+    store.merge(rows(spark, r(1, 10, "1.00", day=1), r(2, 10, "2.00", day=2)), path, spec, LABEL)
     before = set(DeltaTable(path).file_uris())
     pruned = MergeSpec(keys=("id",), target_filter="t.day IN ('2025-04-02')", partition_by=("day",))
-    result = store.merge(rows(spark, r(2, 11, "2.50", day=2), r(3, 9, "3.00", day=2)), path, pruned)
+    batch = rows(spark, r(2, 11, "2.50", day=2), r(3, 9, "3.00", day=2))
+    result = store.merge(batch, path, pruned, LABEL)
 
     assert (result.inserted, result.updated) == (1, 1)
     after = set(DeltaTable(path).file_uris())
@@ -124,27 +139,77 @@ def test_partition_filtered_merge_rewrites_only_those_partitions(
     assert_df_equality(store.read(path), expected, ignore_row_order=True)
 
 
-def test_time_travel_reads_an_earlier_version(
+def test_change_data_feed_gives_every_image_of_a_version_range(
+    store: TableStore, spark: SparkSession, tmp_path: Path, backend: Backend
+) -> None:
+    path = str(tmp_path / "t")
+    spec = MergeSpec(keys=("id",), update_when="s.ts > t.ts", partition_by=("day",))
+    v0 = store.merge(rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")), path, spec, LABEL).version
+    v1 = store.merge(rows(spark, r(2, 12, "2.50"), r(3, 9, "3.00")), path, spec, LABEL).version
+
+    for reader in (store, other(backend, spark)):
+        changes = reader.read_changes(path, v1, v1).select("id", "amount", "_change_type")
+        expected = spark.createDataFrame(
+            [
+                (2, Decimal("2.00"), "update_preimage"),
+                (2, Decimal("2.50"), "update_postimage"),
+                (3, Decimal("3.00"), "insert"),
+            ],
+            changes.schema,
+        )
+        assert_df_equality(changes, expected, ignore_row_order=True, ignore_nullable=True)
+        first = reader.read_changes(path, v0, v0).select("id", "_commit_version")
+        assert sorted(tuple(x) for x in first.collect()) == [(1, v0), (2, v0)]
+
+
+def test_commit_labels_are_read_back_by_both_backends(
+    store: TableStore, spark: SparkSession, tmp_path: Path, backend: Backend
+) -> None:
+    path = str(tmp_path / "t")
+    store.merge(rows(spark, r(1, 10, "1.00")), path, MergeSpec(keys=("id",)), LABEL)
+    mark = Commit("test.job", "run-2", {"kind": "mark", "state": {"sources": {"bronze/x": 5}}})
+    version = store.mark(path, mark)
+
+    assert_df_equality(store.read(path), rows(spark, r(1, 10, "1.00")))
+    for reader in (store, other(backend, spark)):
+        history = reader.history(path)
+        assert [h.version for h in history] == [version, version - 1]
+        assert [h.commit for h in history] == [mark, LABEL]
+
+
+def test_rows_merged_from_python_and_read_back_without_spark(
     store: TableStore, spark: SparkSession, tmp_path: Path
 ) -> None:
     path = str(tmp_path / "t")
-    v0 = store.overwrite(rows(spark, r(1, 10, "1.00")), path)
-    store.merge(rows(spark, r(1, 11, "5.00")), path, MergeSpec(keys=("id",)))
+    schema = T.StructType(
+        [T.StructField("k", T.StringType()), T.StructField("at", T.TimestampType())]
+    )
+    at = dt.datetime(2025, 4, 1, 10, 30, 0, 5)
+    spec = MergeSpec(keys=("k",), update_when="false")
+    store.merge_rows([("a", at), ("b", None)], schema, path, spec, LABEL)
+    again = store.merge_rows([("a", at), ("c", at)], schema, path, spec, LABEL)
+
+    assert again.inserted == 1
+    assert sorted(store.read_rows(path), key=lambda x: x["k"]) == [
+        {"k": "a", "at": at},
+        {"k": "b", "at": None},
+        {"k": "c", "at": at},
+    ]
+    assert store.count(path) == 3
+
+
+def test_time_travel_and_restore(store: TableStore, spark: SparkSession, tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    v0 = store.overwrite(rows(spark, r(1, 10, "1.00")), path, LABEL)
+    store.merge(rows(spark, r(1, 11, "5.00")), path, MergeSpec(keys=("id",)), LABEL)
     assert_df_equality(store.read(path, version=v0), rows(spark, r(1, 10, "1.00")))
     assert_df_equality(store.read(path), rows(spark, r(1, 11, "5.00")))
-    assert [h.version for h in store.history(path)][:2] == [v0 + 1, v0]
 
-
-def test_delete_matching_removes_exactly_the_given_keys(
-    store: TableStore, spark: SparkSession, tmp_path: Path
-) -> None:
-    path = str(tmp_path / "t")
-    store.overwrite(rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00"), r(3, 10, "3.00")), path)
-    deleted = store.delete_matching(rows(spark, r(2, 0, "0"), r(9, 0, "0")), path, ("id",))
-    assert deleted == 1
-    assert_df_equality(
-        store.read(path), rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")), ignore_row_order=True
-    )
+    back = Commit("etl.restore", "run-3", {"kind": "restore", "to_version": v0})
+    restored = store.restore(path, v0, back)
+    assert restored == v0 + 2
+    assert_df_equality(store.read(path), rows(spark, r(1, 10, "1.00")))
+    assert store.history(path, 1)[0].commit == back
 
 
 def test_zorder_optimize_keeps_rows_and_compacts_files(
@@ -153,13 +218,14 @@ def test_zorder_optimize_keeps_rows_and_compacts_files(
     path = str(tmp_path / "t")
     spec = MergeSpec(keys=("id",))
     for start in range(0, 40, 10):  # four commits, four or more small files
-        store.merge(
-            rows(spark, *[r(i, 10, f"{i}.00") for i in range(start, start + 10)]), path, spec
-        )
+        batch = rows(spark, *[r(i, 10, f"{i}.00") for i in range(start, start + 10)])
+        store.merge(batch, path, spec, LABEL)
     before = store.read(path)
     version = store.version(path)
-    store.optimize(path, ("id",))
+    maintenance = Commit("maintenance", "run-4", {"kind": "maintenance"})
+    store.optimize(path, maintenance, ("id",))
     assert store.version(path) == version + 1
+    assert store.history(path, 1)[0].commit == maintenance
     assert_df_equality(store.read(path), before, ignore_row_order=True)
 
 
@@ -174,7 +240,7 @@ def test_timestamps_survive_spark_arrow_delta_round_trip_exactly(
         dt.datetime(2025, 4, 15, 3, 39, 0),
     ]
     source = rows(spark, *[(i, t, t.date(), Decimal("0.01"), None) for i, t in enumerate(instants)])
-    store.overwrite(source, path)
+    store.overwrite(source, path, LABEL)
     back = store.read(path)
     assert_df_equality(back, source, ignore_row_order=True)
     assert sorted(row["ts"] for row in back.collect()) == sorted(instants)
@@ -183,7 +249,7 @@ def test_timestamps_survive_spark_arrow_delta_round_trip_exactly(
 
 def test_vacuum_keeps_current_files(store: TableStore, spark: SparkSession, tmp_path: Path) -> None:
     path = str(tmp_path / "t")
-    store.overwrite(rows(spark, r(1, 10, "1.00")), path)
-    store.overwrite(rows(spark, r(2, 10, "2.00")), path)
-    store.vacuum(path, retention_hours=168)
+    store.overwrite(rows(spark, r(1, 10, "1.00")), path, LABEL)
+    store.overwrite(rows(spark, r(2, 10, "2.00")), path, LABEL)
+    store.vacuum(path, 168, Commit("maintenance", "run-5", {"kind": "maintenance"}))
     assert_df_equality(store.read(path), rows(spark, r(2, 10, "2.00")))

@@ -1,0 +1,165 @@
+"""What every command shares: settings from flags and `ETL_*` variables, the run context, the
+lakehouse lock, running jobs in order, and turning every outcome into an exit code.
+
+Exit codes (etl.errors.ExitCode): 0 ok, 1 accounting unbalanced, 2 bad input or configuration
+(or the lakehouse is locked by another run), 3 a failed error-severity expectation (nothing was
+published), 70 an internal error (a bug: the traceback is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from etl import audit, faults
+from etl.bronze.ingest import BronzeJob, clear_staging
+from etl.errors import EtlError, ExitCode
+from etl.lock import lakehouse_lock
+from etl.quality.validate import publish_data_docs
+from etl.runner import Job, JobContext, JobResult, run_job
+from etl.settings import (
+    CHECK_OPTIONS,
+    RUN_OPTIONS,
+    SOURCE_OPTIONS,
+    Settings,
+    add_options,
+    resolve_settings,
+    unknown_variables,
+)
+from etl.sources import check_structure, file_sha256
+from etl.spark import get_spark
+from etl.storage import get_table_store
+from etl.summary import format_summary
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in ("py4j", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def options_for(layers: Sequence[str]) -> tuple[str, ...]:
+    """The settings the jobs of these layers use (and so the flags their commands show)."""
+    names: list[str] = []
+    if "bronze" in layers:
+        names += SOURCE_OPTIONS
+    names += RUN_OPTIONS
+    if "silver" in layers:
+        names += CHECK_OPTIONS
+    elif "gold" in layers:
+        names.append("validate")
+    return tuple(dict.fromkeys(names))
+
+
+def new_context(settings: Settings, spark: SparkSession | None = None) -> JobContext:
+    """A run over the lakehouse; Spark starts when a job first needs it."""
+    made: list[SparkSession] = [spark] if spark is not None else []
+
+    def _spark() -> SparkSession:
+        if not made:
+            made.append(get_spark("etl", settings.backend))
+        return made[0]
+
+    return JobContext(settings, get_table_store(_spark, settings.backend), _spark)
+
+
+def preflight(ctx: JobContext, jobs: Sequence[Job[Any, Any]]) -> None:
+    """Check every new source file a bronze job will read before any job writes anything;
+    refuse a first run that would ingest nothing."""
+    bronze = [j for j in jobs if isinstance(j, BronzeJob)]
+    found = 0
+    for job in bronze:
+        known = audit.ingested_files(ctx, job.contract.dataset)
+        for file in job.files(ctx):
+            found += 1
+            local = not file.uri.startswith("s3://")
+            if local and (file.name, file_sha256(file.uri)) in known:
+                continue
+            contract = job.contract
+            check_structure(file, contract.source_columns, contract.numeric_source_columns)
+    if bronze and not found and not any(ctx.store.exists(ctx.path(j.spec.output)) for j in bronze):
+        where = ", ".join(ctx.settings.files) or ctx.settings.source_dir
+        raise EtlError(
+            f"no source files found in {where}; a file's name must start with (or sit in a "
+            "folder named) products, orders or order_items and end in .csv, .xlsx or .xlsm"
+        )
+
+
+def execute(ctx: JobContext, jobs: Sequence[Job[Any, Any]], command: str) -> list[JobResult]:
+    """Run jobs in order under the lakehouse lock; publish Data Docs once at the end."""
+    with lakehouse_lock(ctx.settings.lakehouse_dir, ctx.run_id, command):
+        clear_staging(ctx.settings.lakehouse_dir)
+        if faults.enabled():
+            ctx.store.on_commit = faults.commit_hook(ctx.settings.lakehouse_dir, lambda: ctx.job)
+        results: list[JobResult] = []
+        try:
+            preflight(ctx, jobs)
+            for job in jobs:
+                ctx.job = job.spec.name
+                audit.repair(ctx, job.spec)
+                results.append(run_job(job, ctx, audit.record_run))
+        finally:
+            publish_data_docs(ctx)
+            ctx.store.close()
+        return results
+
+
+def guarded(body: Callable[[], int]) -> int:
+    """Run a command's body; an EtlError is one line and its exit code, anything else a bug."""
+    try:
+        return body()
+    except EtlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print(
+            f"internal error (exit {int(ExitCode.INTERNAL_ERROR)}): this is a bug, not a problem "
+            "with your input; the traceback above says where",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INTERNAL_ERROR)
+
+
+def parser_for(prog: str, description: str, options: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_options(parser, options)
+    return parser
+
+
+def start(args: argparse.Namespace, options: Sequence[str]) -> Settings:
+    """Logging on, every setting checked, typos in `ETL_*` variables reported."""
+    configure_logging()
+    for name in unknown_variables():
+        log.warning("ignoring %s: no setting reads it (a typo?)", name)
+    return resolve_settings(args, options)
+
+
+def job_main(job: Job[Any, Any], argv: list[str] | None = None) -> int:
+    """The command line of a single job module (`python -m etl.<layer>.<name>_etl`)."""
+    spec = job.spec
+    options = options_for((spec.layer,))
+    parser = parser_for(f"python -m {spec.module}", spec.description or spec.name, options)
+    args = parser.parse_args(argv)
+
+    def _body() -> int:
+        settings = start(args, options)
+        ctx = new_context(settings)
+        results = execute(ctx, [job], f"python -m {spec.module}")
+        print(format_summary(results))
+        return 0
+
+    return guarded(_body)

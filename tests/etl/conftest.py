@@ -1,0 +1,159 @@
+"""Whole-pipeline scenarios shared by the end-to-end tests, built once per session.
+
+A scenario runs the pipeline four times over one lakehouse, each run on a chosen backend:
+1. `first`: the small sources of tests/helpers.py;
+2. `second`: the same sources again (nothing new);
+3. `third`: a later drop correcting an order and bringing the orphan line's order;
+4. `fourth`: the products file sent again, unchanged, under another name.
+The standard scenarios use one backend throughout; the crossed ones switch backend after the
+first run, so a lakehouse written by one backend is continued by the other.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl.cli import new_context
+from etl.pipeline import run_pipeline
+from etl.registry import all_tables
+from etl.runner import JobContext, JobResult
+from etl.settings import BACKENDS, Backend, Settings
+from tests.helpers import ORDER_COLUMNS, order, write_sources, write_workbook
+
+AUDIT = ("_audit/runs", "_audit/ingested_files", "_audit/dq_results")
+DATA_TABLES = tuple(t for t in all_tables() if not t.startswith("_audit"))
+# Columns that name a run or its clock: equal tables differ only there.
+RUN_COLUMNS = ("_batch_id", "_ingested_at", "run_id", "quarantined_at")
+
+
+@dataclass
+class Run:
+    ctx: JobContext
+    results: dict[str, JobResult]
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def table(self, name: str) -> DataFrame:
+        """The table as this run left it (time travel: later runs do not change it)."""
+        return self.ctx.store.read(self.ctx.path(name), self.versions[name])
+
+
+def run(
+    spark: SparkSession,
+    source: Path,
+    lakehouse: Path,
+    backend: Backend,
+    validate: bool = False,
+) -> Run:
+    settings = Settings(
+        source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend, validate=validate
+    )
+    ctx = new_context(settings, spark)
+    results = {r.job: r for r in run_pipeline(ctx)}
+    versions = {
+        t: ctx.store.version(ctx.path(t))
+        for t in (*DATA_TABLES, *AUDIT)
+        if ctx.store.exists(ctx.path(t))
+    }
+    return Run(ctx, results, versions)
+
+
+def comparable(df: DataFrame) -> DataFrame:
+    """A table without the columns that name a run, in a stable column order."""
+    kept = sorted(c for c in df.columns if c not in RUN_COLUMNS)
+    return df.select(*kept)
+
+
+def late_drop(source: Path) -> None:
+    write_workbook(  # a corrected order and the orphan line's order
+        source / "orders_may_2025.xlsx",
+        {
+            "2025-04-01": [
+                ORDER_COLUMNS,
+                order(10001, 1002, "2025-04-01T15:30:00", 99.99),
+                order(10099, 1009, "2025-04-01T13:00:00", 5),
+            ]
+        },
+    )
+
+
+def resend_products(source: Path) -> None:
+    shutil.copy(source / "products.csv", source / "products_resent.csv")
+
+
+class Scenario:
+    def __init__(self, spark: SparkSession, root: Path, backends: tuple[Backend, Backend]) -> None:
+        self.spark, self.backends = spark, backends
+        self.source = write_sources(root / "source")
+        self.lakehouse = root / "lakehouse"
+
+    def _run(self, backend: Backend) -> Run:
+        return run(self.spark, self.source, self.lakehouse, backend)
+
+    @cached_property
+    def first(self) -> Run:
+        return self._run(self.backends[0])
+
+    @cached_property
+    def second(self) -> Run:
+        assert self.first
+        return self._run(self.backends[1])
+
+    @cached_property
+    def third(self) -> Run:
+        assert self.second
+        late_drop(self.source)
+        return self._run(self.backends[1])
+
+    @cached_property
+    def fourth(self) -> Run:
+        assert self.third
+        resend_products(self.source)
+        return self._run(self.backends[1])
+
+
+class Scenarios:
+    """Scenarios built on first use and kept for the session."""
+
+    def __init__(self, spark: SparkSession, factory: pytest.TempPathFactory) -> None:
+        self.spark, self.factory = spark, factory
+        self.built: dict[tuple[Backend, Backend], Scenario] = {}
+
+    def __getitem__(self, backends: tuple[Backend, Backend]) -> Scenario:
+        if backends not in self.built:
+            root = self.factory.mktemp("scenario-" + "-".join(backends))
+            self.built[backends] = Scenario(self.spark, root, backends)
+        return self.built[backends]
+
+
+@pytest.fixture(scope="session")
+def scenarios(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Scenarios:
+    return Scenarios(spark, tmp_path_factory)
+
+
+@pytest.fixture(params=BACKENDS)
+def scenario(request: pytest.FixtureRequest, scenarios: Scenarios) -> Iterator[Scenario]:
+    backend: Backend = request.param
+    yield scenarios[(backend, backend)]
+
+
+def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:
+    from chispa import assert_df_equality
+
+    assert_df_equality(
+        comparable(actual),
+        comparable(expected),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+
+
+def count_where(df: DataFrame, condition: str) -> int:
+    return int(df.where(F.expr(condition)).count())
