@@ -401,6 +401,11 @@ def read_source(
                 rows.extend(shaped.rows)
             else:
                 sink(sheet, shaped.rows)
+    return SourceRows(file, sha, columns, rows, blank, _report_extra(file, extras, unheaded), count)
+
+
+def _report_extra(file: SourceFile, extras: set[str], unheaded: dict[str, None]) -> tuple[str, ...]:
+    """Warn, once per file, of what went to `_extra`; the keys the ledger records."""
     if extras:
         log.warning(
             "%s: extra columns %s kept in bronze (_extra), ignored in silver",
@@ -414,8 +419,7 @@ def read_source(
             file.name,
             ", ".join(unheaded),
         )
-    recorded = tuple(sorted(extras)) + tuple(unheaded)
-    return SourceRows(file, sha, columns, rows, blank, recorded, count)
+    return tuple(sorted(extras)) + tuple(unheaded)
 
 
 def _csv_rows(path: str, name: str, limit: int | None = None) -> list[list[object]]:
@@ -619,6 +623,61 @@ class Shaped:
     unheaded: list[str]
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where a sheet's values go: contract columns, named extra columns, columns with no
+    header (`unnamed`, and any cell past the header's `width`)."""
+
+    sheet: str | None
+    wanted: list[int]
+    extra: list[tuple[str, int]]
+    unnamed: list[int]
+    width: int
+    taken: frozenset[str]
+
+    @property
+    def plain(self) -> bool:
+        """No extra column and no column without a header: rows need no `_extra`."""
+        return not self.extra and not self.unnamed
+
+    @classmethod
+    def of(cls, sheet: str | None, header: list[str], columns: tuple[str, ...]) -> _Layout:
+        position = {h.lower(): i for i, h in enumerate(header) if h}
+        return cls(
+            sheet,
+            [position[c] for c in columns],
+            [(h, i) for i, h in enumerate(header) if h and h.lower() not in columns],
+            [i for i, h in enumerate(header) if not h],
+            len(header),
+            frozenset(h.lower() for h in header),
+        )
+
+    def extra_json(
+        self, name: str, row: int, texts: list[str | None], unheaded: dict[str, None]
+    ) -> str | None:
+        """The row's `_extra`: named extra columns, then values under no header by position
+        (their keys are added to `unheaded`)."""
+        loose = [i for i in self.unnamed if texts[i] is not None]
+        loose += [i for i in range(self.width, len(texts)) if texts[i] is not None]
+        if not (self.extra or loose):
+            return None
+        kept = {h: texts[i] for h, i in self.extra}
+        for i in loose:
+            key = unheaded_key(self.sheet, i)
+            if key.lower() in self.taken:
+                label = column_label(self.sheet, i)
+                raise SourceFileError(
+                    name,
+                    f"column {label} has no header but holds a value, and another column is "
+                    f"headed {key}: give column {label} a header",
+                    sheet=self.sheet,
+                    row=row,
+                )
+            kept[key] = texts[i]
+            unheaded[key] = None
+        return json.dumps(kept, ensure_ascii=False)
+
+
 def _shape(
     name: str,
     sheet: str | None,
@@ -637,11 +696,8 @@ def _shape(
         log.warning("%s sheet %r is empty; skipped", name, sheet)
         return Shaped([], 0, [], [])
     header_at, header = found
-    position = {h.lower(): i for i, h in enumerate(header) if h}
-    wanted = [position[c] for c in columns]
-    extra = [(h, i) for i, h in enumerate(header) if h and h.lower() not in columns]
-    unnamed = [i for i, h in enumerate(header) if not h]
-    taken = {h.lower() for h in header}
+    layout = _Layout.of(sheet, header, columns)
+    plain, width = layout.plain, layout.width
     unheaded: dict[str, None] = {}
     rows: list[tuple[object, ...]] = []
     blank = 0
@@ -650,26 +706,12 @@ def _shape(
         if all(t is None for t in texts):
             blank += 1
             continue
-        texts += [None] * (len(header) - len(texts))
-        values = [texts[i] for i in wanted]
-        loose = [i for i in unnamed if texts[i] is not None]
-        loose += [i for i in range(len(header), len(texts)) if texts[i] is not None]
-        extra_json = None
-        if extra or loose:
-            kept = {h: texts[i] for h, i in extra}
-            for i in loose:
-                key = unheaded_key(sheet, i)
-                if key.lower() in taken:
-                    raise SourceFileError(
-                        name,
-                        f"column {column_label(sheet, i)} has no header but holds a value, and "
-                        f"another column is headed {key}: give column "
-                        f"{column_label(sheet, i)} a header",
-                        sheet=sheet,
-                        row=offset,
-                    )
-                kept[key] = texts[i]
-                unheaded[key] = None
-            extra_json = json.dumps(kept, ensure_ascii=False)
-        rows.append((*values, sheet, offset, extra_json))
-    return Shaped(rows, blank, [h for h, _ in extra], list(unheaded))
+        texts += [None] * (width - len(texts))
+        values = [texts[i] for i in layout.wanted]
+        extra = (
+            None
+            if plain and len(texts) == width
+            else layout.extra_json(name, offset, texts, unheaded)
+        )
+        rows.append((*values, sheet, offset, extra))
+    return Shaped(rows, blank, [h for h, _ in layout.extra], list(unheaded))
