@@ -252,12 +252,17 @@ def _split_s3(uri: str) -> tuple[str, str]:
 
 def _list_s3(prefix_uri: str) -> list[str]:
     import boto3
+    from botocore.exceptions import ClientError
 
     bucket, prefix = _split_s3(prefix_uri.rstrip("/") + "/")
     pages = (
         boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     )
-    return [f"s3://{bucket}/{o['Key']}" for page in pages for o in page.get("Contents", [])]
+    try:
+        return [f"s3://{bucket}/{o['Key']}" for page in pages for o in page.get("Contents", [])]
+    except ClientError as exc:
+        problem = f"source folder {prefix_uri} cannot be listed ({exc}): check --source-dir"
+        raise EtlError(problem) from exc
 
 
 @contextmanager

@@ -30,6 +30,13 @@ from etl.sources import (
     require_source_files,
 )
 from tests.helpers import ORDER_COLUMNS, PRODUCT_COLUMNS, order, write_csv, write_workbook
+from tests.infrastructure.support import (
+    REGION,
+    aws_env,
+    boto_client,
+    moto_credentials,
+    moto_server,
+)
 
 PRODUCTS_HEADER = ",".join(PRODUCT_COLUMNS) + "\n"
 TS = "2025-04-01T10:00:00"
@@ -598,3 +605,52 @@ def test_a_numeric_column_of_text_is_an_error(tmp_path: Path) -> None:
     assert str(caught.value).startswith(
         "file orders_may.xlsx, sheet 's', row 2, column 'total_amount': column holds text"
     )
+
+
+# S3 -------------------------------------------------------------------------------------------
+
+
+def test_sources_on_s3_are_found_read_and_named_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a moto server: the same skips as on disk, and one-line errors for a missing key
+    or bucket."""
+    with moto_server(tmp_path) as endpoint:
+        for key in [k for k in os.environ if k.startswith("AWS_")]:
+            monkeypatch.delenv(key)
+        for key, value in aws_env(**moto_credentials(endpoint)).items():
+            monkeypatch.setenv(key, value)
+        s3 = boto_client(endpoint, "s3")
+        s3.create_bucket(Bucket="landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+        header = ",".join(ORDER_COLUMNS)
+        objects = {
+            "raw/orders/day1.csv": f"{header}\n1,10000,1001,{TS}Z,4.5,2025-04-01\n",
+            "raw/products.csv": PRODUCTS_HEADER,
+            "raw/~$orders_apr.xlsx": "owner",
+            "raw/_SUCCESS": "",
+            "raw/.staging/orders_apr.csv": "x",
+        }
+        for key, body in objects.items():
+            s3.put_object(Bucket="landing", Key=key, Body=body.encode())
+
+        found = discover("s3://landing/raw")
+        assert found == [
+            SourceFile("s3://landing/raw/orders/day1.csv", "orders/day1.csv", "orders"),
+            SourceFile("s3://landing/raw/products.csv", "products.csv", "products"),
+        ]
+        parsed = read_source(found[0], ORDERS.source_columns)
+        assert parsed is not None
+        assert parsed.rows == [("10000", "1", "1001", f"{TS}Z", "4.5", "2025-04-01", None, 2, None)]
+
+        missing = discover("s3://landing/raw", ("s3://landing/raw/orders_may.csv",))
+        with pytest.raises(SourceFileError) as caught:
+            check_structure(missing[0], ORDERS.source_columns)
+        assert str(caught.value) == (
+            "file orders_may.csv: cannot be downloaded from s3://landing/raw/orders_may.csv "
+            "(An error occurred (404) when calling the HeadObject operation: Not Found)"
+        )
+        assert errors_of("s3://nothing/raw") == (
+            "source folder s3://nothing/raw cannot be listed (An error occurred (NoSuchBucket) "
+            "when calling the ListObjectsV2 operation: The specified bucket does not exist): "
+            "check --source-dir"
+        )
