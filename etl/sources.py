@@ -259,10 +259,12 @@ def _list_s3(prefix_uri: str) -> list[str]:
         boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     )
     try:
-        return [f"s3://{bucket}/{o['Key']}" for page in pages for o in page.get("Contents", [])]
+        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
     except ClientError as exc:
         problem = f"source folder {prefix_uri} cannot be listed ({exc}): check --source-dir"
         raise EtlError(problem) from exc
+    # A key ending in "/" is a folder marker (the S3 console's "Create folder"), not a file.
+    return [f"s3://{bucket}/{key}" for key in keys if not key.endswith("/")]
 
 
 @contextmanager

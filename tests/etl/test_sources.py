@@ -611,7 +611,7 @@ def test_a_numeric_column_of_text_is_an_error(tmp_path: Path) -> None:
 
 
 def test_sources_on_s3_are_found_read_and_named_when_missing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Against a moto server: the same skips as on disk, and one-line errors for a missing key
     or bucket."""
@@ -629,6 +629,7 @@ def test_sources_on_s3_are_found_read_and_named_when_missing(
             "raw/~$orders_apr.xlsx": "owner",
             "raw/_SUCCESS": "",
             "raw/.staging/orders_apr.csv": "x",
+            "raw/orders/": "",  # a folder made in the S3 console
         }
         for key, body in objects.items():
             s3.put_object(Bucket="landing", Key=key, Body=body.encode())
@@ -638,6 +639,7 @@ def test_sources_on_s3_are_found_read_and_named_when_missing(
             SourceFile("s3://landing/raw/orders/day1.csv", "orders/day1.csv", "orders"),
             SourceFile("s3://landing/raw/products.csv", "products.csv", "products"),
         ]
+        assert [m.split(":")[0] for m in warnings(caplog)] == ["~$orders_apr.xlsx"]
         parsed = read_source(found[0], ORDERS.source_columns)
         assert parsed is not None
         assert parsed.rows == [("10000", "1", "1001", f"{TS}Z", "4.5", "2025-04-01", None, 2, None)]
