@@ -3,7 +3,9 @@
 A file's dataset comes from its name prefix (`orders_apr_2025.xlsx`) or from the folder it sits
 in (`orders/2025-04-01.csv`). Workbooks are read with python-calamine (Excel is not a Spark
 source); every worksheet is data. Values are kept as the text a user would see: whole numbers
-without a trailing `.0`, empty cells as null.
+without a trailing `.0`, empty cells as null. Nothing read is dropped or overwritten: a header
+named twice is an error, and a value under a header the contract does not know, or under no
+header at all, is kept in the row's `_extra` JSON.
 """
 
 from __future__ import annotations
