@@ -9,6 +9,7 @@ suites and docs/data_quality.md are all derived from these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 
@@ -31,7 +32,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Rule:
-    """A row rule: `violated` is a Spark SQL condition over the typed columns, true on failure."""
+    """A row rule: `violated` is a Spark SQL condition over the typed columns (and `_raw`, the
+    source text), true on failure."""
 
     code: str
     violated: str
@@ -96,6 +98,33 @@ class Contract:
 
 TIMESTAMP_RANGE = "TIMESTAMP'2000-01-01 00:00:00' AND TIMESTAMP'2099-12-31 23:59:59'"
 
+# The date written at the start of the source timestamp text: the local date of a timestamp with
+# an offset (`2025-04-01T23:30:00-05:00` is 2025-04-01 here, 2025-04-02 in UTC). A source `date`
+# column was written by a person next to that local time, so it is compared with this date.
+LOCAL_DATE = "to_date(substr(trim(_raw.order_timestamp), 1, 10))"
+
+BEYOND_HORIZON = "order_timestamp.beyond_horizon"
+FUTURE_HORIZON_DAYS = 1  # default horizon: a timestamp dated after tomorrow (UTC) is reported
+
+
+def beyond_horizon(days: int = FUTURE_HORIZON_DAYS, run_date: date | None = None) -> Rule:
+    """The warning for a timestamp dated more than `days` days after the run date (UTC).
+
+    Without `run_date` the condition reads `current_date()`, the date the query runs. Timestamps
+    after 2099 are left to the `out_of_range` error alone.
+    """
+    if days < 0:
+        raise ValueError(f"the future horizon must be 0 or more days, not {days}")
+    today = f"DATE'{run_date.isoformat()}'" if run_date else "current_date()"
+    return Rule(
+        BEYOND_HORIZON,
+        f"to_date(order_timestamp) > date_add({today}, {days}) "
+        f"AND order_timestamp BETWEEN {TIMESTAMP_RANGE}",
+        f"order_timestamp dated (in UTC) more than {days} day(s) after the run date",
+        Severity.WARN,
+    )
+
+
 # Orders and order lines carry the same timestamp and date columns, with the same rules.
 TIMESTAMP_RULES = (
     Rule(
@@ -103,10 +132,12 @@ TIMESTAMP_RULES = (
         f"NOT (order_timestamp BETWEEN {TIMESTAMP_RANGE})",
         "order_timestamp before 2000 or after 2099",
     ),
+    beyond_horizon(),
     Rule(
         "date.mismatch",
-        "date <> to_date(order_timestamp)",
-        "the date column disagrees with the date of order_timestamp",
+        f"order_timestamp IS NOT NULL AND date <> {LOCAL_DATE}",
+        "the date column disagrees with the date written in order_timestamp (its local date, "
+        "before conversion to UTC)",
     ),
 )
 ORDER_DATE = (("order_date", "date", "to_date(order_timestamp)"),)

@@ -1,19 +1,35 @@
 """Row-level data quality in Spark, derived from a contract.
 
-`check(contract, parents)` turns bronze text rows into typed columns plus two arrays: `_errors`
-(every failed error-severity rule; the row is quarantined) and `_warnings` (kept, reported).
+`check(contract, parents, future_horizon_days)` turns bronze text rows into typed columns plus
+two arrays: `_errors` (every failed error-severity rule; the row is quarantined) and `_warnings`
+(kept, reported).
 All rules run on every row, so a rejected row carries all of its reasons, not just the first.
+
+Timestamps are ISO-8601 text, `T` or space between date and time, seconds and up to nine
+fractional digits optional (truncated to the microsecond). One with an offset (`+02:00`, `-0500`,
+`+02`) or `Z` is converted to UTC; one without is taken as UTC. The session time zone is UTC,
+so the typed value and the `order_date` derived from it are UTC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from etl.contracts import Contract, Field, Reference, Severity
+from etl.contracts import (
+    BEYOND_HORIZON,
+    FUTURE_HORIZON_DAYS,
+    Contract,
+    Field,
+    Reference,
+    Rule,
+    Severity,
+    beyond_horizon,
+)
 
 LINEAGE = ("_source_file", "_source_sheet", "_source_row", "_batch_id", "_ingested_at", "_row_hash")
 
@@ -26,7 +42,9 @@ _EXPECTED = {
     "timestamp": "an ISO-8601 timestamp",
     "date": "a yyyy-MM-dd date",
 }
-_TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm[:ss][.SSSSSS]", "yyyy-MM-dd HH:mm[:ss][.SSSSSS]")
+# `[XXX]` reads `+02:00` and `Z`, `[X]` reads `+0200` and `+02`; a parsed offset moves the value
+# to UTC.
+_TIMESTAMP_FORMATS = tuple(f"yyyy-MM-dd{sep}HH:mm[:ss][.SSSSSSSSS][XXX][X]" for sep in ("'T'", " "))
 
 
 def _text(field: Field) -> Column:
@@ -134,10 +152,28 @@ def _reference_conditions(contract: Contract) -> list[tuple[Column, str]]:
     return conditions
 
 
+def rules_for(
+    contract: Contract, future_horizon_days: int = FUTURE_HORIZON_DAYS, run_date: date | None = None
+) -> tuple[Rule, ...]:
+    """The contract's rules, the future-horizon warning set to `future_horizon_days` after
+    `run_date` (default: today, UTC)."""
+    today = run_date or datetime.now(UTC).date()
+    horizon = beyond_horizon(future_horizon_days, today)
+    return tuple(horizon if r.code == BEYOND_HORIZON else r for r in contract.rules)
+
+
 def check(
-    contract: Contract, parents: Mapping[str, DataFrame] | None = None
+    contract: Contract,
+    parents: Mapping[str, DataFrame] | None = None,
+    future_horizon_days: int = FUTURE_HORIZON_DAYS,
+    run_date: date | None = None,
 ) -> Callable[[DataFrame], DataFrame]:
-    """Bronze rows → the same rows with typed columns, `_raw`, `_errors` and `_warnings`."""
+    """Bronze rows → the same rows with typed columns, `_raw`, `_errors` and `_warnings`.
+
+    A timestamp dated more than `future_horizon_days` after `run_date` (default: the UTC date
+    when `check` is called) is a warning, `order_timestamp.beyond_horizon`.
+    """
+    rules = rules_for(contract, future_horizon_days, run_date)
 
     def _check(bronze: DataFrame) -> DataFrame:
         raw = F.struct(*[F.col(c) for c in contract.source_columns]).alias("_raw")
@@ -161,7 +197,7 @@ def check(
             if f.dtype != "string":
                 errors.append((present & F.col(f.name).isNull(), parse_failure_code(f)))
         warnings: list[tuple[Column, str]] = []
-        for rule in contract.rules:
+        for rule in rules:
             violated = F.coalesce(F.expr(rule.violated), F.lit(False))
             (errors if rule.severity is Severity.ERROR else warnings).append((violated, rule.code))
         errors.extend(_reference_conditions(contract))
