@@ -22,32 +22,13 @@ INFRA = REPO / "infrastructure"
 TEMPLATES = sorted((INFRA / "templates").glob("*.yaml"))
 MAIN_TEMPLATE = INFRA / "templates" / "lakehouse.yaml"
 ASL_FILE = INFRA / "statemachine" / "pipeline.asl.json"
+MAINTENANCE_ASL_FILE = INFRA / "statemachine" / "maintenance.asl.json"
+ASL_FILES = (ASL_FILE, MAINTENANCE_ASL_FILE)
 DEPLOY_SH = INFRA / "deploy.sh"
 SMOKE_RUN_SH = INFRA / "smoke_run.sh"
 RUN_JOB = INFRA / "glue" / "run_job.py"
 # Console scripts of the uv environment the tests run in (cfn-lint, aws, moto_server).
 VENV_BIN = Path(sys.executable).parent
-
-# The jobs of the etl package and what each reads: the deployment contract the state machine is
-# checked against. test_statemachine proves it covers etl.jobs.JOBS (same jobs, every declared
-# dependency included; gold is stricter here: each gold job waits for all of silver).
-JOB_DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "bronze.products": (),
-    "bronze.orders": (),
-    "bronze.order_items": (),
-    "silver.products": ("bronze.products",),
-    "silver.orders": ("bronze.orders",),
-    "silver.order_items": ("bronze.order_items", "silver.orders", "silver.products"),
-    **{
-        f"gold.{name}": ("silver.products", "silver.orders", "silver.order_items")
-        for name in (
-            "daily_sales",
-            "product_performance",
-            "department_analytics",
-            "customer_insights",
-        )
-    },
-}
 
 GLUE_SYNC = "arn:aws:states:::glue:startJobRun.sync"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
@@ -55,8 +36,8 @@ SNS_PUBLISH = "arn:aws:states:::sns:publish"
 State = dict[str, Any]
 
 
-def load_asl() -> dict[str, Any]:
-    asl: dict[str, Any] = json.loads(ASL_FILE.read_text())
+def load_asl(path: Path = ASL_FILE) -> dict[str, Any]:
+    asl: dict[str, Any] = json.loads(path.read_text())
     return asl
 
 
@@ -98,14 +79,6 @@ def successors(state: State, *, with_catch: bool = True) -> list[str]:
     if with_catch:
         nexts += [catcher["Next"] for catcher in state.get("Catch", [])]
     return nexts
-
-
-def glue_job_of_task(state: State) -> str | None:
-    """The --etl_job argument of a Glue task (literal or a JSONata expression), else None."""
-    if state.get("Type") != "Task" or state.get("Resource") != GLUE_SYNC:
-        return None
-    job: str = state["Arguments"]["Arguments"]["--etl_job"]
-    return job
 
 
 # --------------------------------------------------------------------------- moto and the aws CLI
@@ -226,3 +199,33 @@ def run_checkov(directory: Path, framework: str) -> list[dict[str, Any]]:
         # uv could not install it (no registry access) or checkov crashed before reporting.
         pytest.skip(f"checkov unavailable: {(done.stderr or done.stdout).strip()[-300:]}")
     return report if isinstance(report, list) else [report]
+
+
+# --------------------------------------------------------------------------- node tools
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_tools() -> Path:
+    """tests/infrastructure/node/node_modules, installed from its package-lock.json with `npm ci`
+    when missing or stale; skips the calling test when node or npm is not available."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed for the reference JSONata and asl-validator")
+    wanted: dict[str, str] = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    modules = NODE_DIR / "node_modules"
+
+    def installed() -> bool:
+        for name, version in wanted.items():
+            manifest = modules / name / "package.json"
+            if not manifest.exists() or json.loads(manifest.read_text())["version"] != version:
+                return False
+        return True
+
+    if not installed():
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0 or not installed():
+            pytest.skip(f"npm ci failed in {NODE_DIR}: {(done.stderr or done.stdout)[-300:]}")
+    return modules

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,12 @@ import pytest
 from cfnlint.api import lint, lint_file
 
 from tests.infrastructure.support import (
+    ASL_FILES,
     INFRA,
     TEMPLATES,
     load_asl,
     load_template,
+    node_tools,
     run_checkov,
 )
 
@@ -23,7 +26,7 @@ def describe(matches: list[Any]) -> list[str]:
 
 
 def test_templates_exist() -> None:
-    assert {p.name for p in TEMPLATES} == {"bootstrap.yaml", "lakehouse.yaml", "github_oidc.yaml"}
+    assert {p.name for p in TEMPLATES} == {"bootstrap.yaml", "lakehouse.yaml", "access.yaml"}
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
@@ -37,6 +40,11 @@ def asl_wrapper(definition: dict[str, Any]) -> str:
     names of the real stack, so that cfn-lint's E3601 validates the ASL file itself (the real
     template points at it with DefinitionS3Location, which cfn-lint cannot follow)."""
     real = load_template()["Resources"]["PipelineStateMachine"]["Properties"]
+    substitutions = set(real["DefinitionSubstitutions"]) | set(
+        load_template()["Resources"]["MaintenanceStateMachine"]["Properties"][
+            "DefinitionSubstitutions"
+        ]
+    )
     return json.dumps(
         {
             "AWSTemplateFormatVersion": "2010-09-09",
@@ -47,7 +55,7 @@ def asl_wrapper(definition: dict[str, Any]) -> str:
                         "RoleArn": "arn:aws:iam::123456789012:role/pipeline",
                         "Definition": definition,
                         "DefinitionSubstitutions": {
-                            key: "placeholder" for key in real["DefinitionSubstitutions"]
+                            key: "placeholder" for key in sorted(substitutions)
                         },
                     },
                 }
@@ -56,9 +64,34 @@ def asl_wrapper(definition: dict[str, Any]) -> str:
     )
 
 
-def test_cfn_lint_validates_the_asl_file() -> None:
-    matches = [m for m in lint(asl_wrapper(load_asl())) if m.rule.id[0] in "EW"]
+@pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
+def test_cfn_lint_validates_the_asl_files(path: Path) -> None:
+    matches = [m for m in lint(asl_wrapper(load_asl(path))) if m.rule.id[0] in "EW"]
     assert not matches, "\n".join(describe(matches))
+
+
+def asl_validator(path: Path) -> subprocess.CompletedProcess[str]:
+    modules = node_tools()
+    return subprocess.run(
+        ["node", str(modules / "asl-validator" / "dist" / "bin" / "asl-validator.js"),
+         "--json-path", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
+def test_asl_validator_accepts_the_asl_files(path: Path) -> None:
+    done = asl_validator(path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_asl_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
+    broken = load_asl()
+    broken["States"]["RunLayers"]["Next"] = "NoSuchState"
+    path = tmp_path / "broken.asl.json"
+    path.write_text(json.dumps(broken))
+    done = asl_validator(path)
+    assert done.returncode != 0 and "NoSuchState" in done.stdout + done.stderr
 
 
 def test_cfn_lint_asl_check_catches_a_broken_definition() -> None:
