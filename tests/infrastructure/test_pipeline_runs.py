@@ -76,7 +76,7 @@ class Aws:
         if api == "headObject":
             return {"ContentLength": self.objects[args["Key"]][0]}
         if api == "copyObject":
-            bucket, key = args["CopySource"].split("/", 1)
+            _bucket, key = args["CopySource"].split("/", 1)
             source = unquote(key)  # S3 decodes the header
             # The header must be URL-encoded: only unreserved characters, '%' escapes and '/'.
             assert re.fullmatch(r"[A-Za-z0-9._~%/-]+", key), args["CopySource"]
