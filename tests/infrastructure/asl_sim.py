@@ -6,7 +6,9 @@ iterations) and evaluates every `{% ... %}` expression with the reference JSONat
 implementation, jsonata 2.0.6 run by node (the version Step Functions implements). Tasks are
 answered by a handler the test supplies (for example moto's S3 and DynamoDB, or a stand-in
 Glue). Retry counts attempts but does not wait; TimeoutSeconds and MaxConcurrency are not
-simulated (the tests assert them on the definition). Only what the tests need is here.
+simulated (the tests assert them on the definition). As in Step Functions, a Fail state that
+reports an error name beginning with `States.` fails with States.Runtime, which neither
+States.ALL nor States.TaskFailed catches. Only what the tests need is here.
 """
 
 from __future__ import annotations
@@ -103,8 +105,18 @@ class _Failed(Exception):
         self.error, self.cause = error, cause
 
 
+# Errors no wildcard catches or retries: "States.ALL ... can't catch the
+# States.DataLimitExceeded terminal error or Runtime error types" (Step Functions, Handling
+# errors in workflows).
+UNCATCHABLE = ("States.Runtime", "States.DataLimitExceeded")
+
+
 def _matches(names: list[str], error: str) -> bool:
-    if "States.ALL" in names or error in names:
+    if error in names:
+        return True
+    if error in UNCATCHABLE:
+        return False
+    if "States.ALL" in names:
         return True
     return "States.TaskFailed" in names and error != "States.Timeout"
 
@@ -225,9 +237,13 @@ class Simulator:
                 state["Output"], scope, states
             ) if "Output" in state else data
         if kind == "Fail":
-            error = self.evaluate(state.get("Error", ""), scope, states)
-            cause = self.evaluate(state.get("Cause", ""), scope, states)
-            raise _Failed(str(error), str(cause))
+            error = str(self.evaluate(state.get("Error", ""), scope, states))
+            cause = str(self.evaluate(state.get("Cause", ""), scope, states))
+            if error.startswith("States."):
+                # "States can report errors with other names. However, these error names can't
+                # begin with the States. prefix." (Handling errors in workflows)
+                raise _Failed("States.Runtime", f"{name} reported the reserved error {error}")
+            raise _Failed(error, cause)
         if kind == "Choice":
             for rule in state.get("Choices", []):
                 if self.evaluate(rule["Condition"], scope, states) is True:

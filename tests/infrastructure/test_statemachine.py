@@ -297,6 +297,33 @@ def test_every_task_has_retry_catch_and_timeout(path: Any) -> None:
                 ), f"{enclosing}: no Catch leading to SNS publish → Fail"
 
 
+CAUGHT_ERRORS = ("States.TaskFailed", "States.Timeout", "States.Permissions", "Glue.X")
+
+
+@pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
+def test_no_fail_state_reports_a_reserved_error_name(path: Any, engine: Jsonata) -> None:
+    """ "States can report errors with other names. However, these error names can't begin with
+    the States. prefix" (Step Functions, Handling errors in workflows). A Fail state that
+    re-reports a caught States.TaskFailed fails the execution with States.Runtime instead, which
+    "States.ALL ... can't catch": inside a Map, the lock would stay and nobody be alerted. Each
+    Fail state's Error is evaluated for every error a Catch can hand it."""
+    for states, enclosing in iter_scopes(load_asl(path)["States"]):
+        for name, state in states.items():
+            if state["Type"] != "Fail":
+                continue
+            error = state.get("Error", "")
+            if not error.startswith("{%"):
+                assert not error.startswith("States."), (enclosing, name, error)
+                continue
+            variables = set(re.findall(r"\$([a-z_]+)\b", error)) - {"states", "replace"}
+            for caught in CAUGHT_ERRORS:
+                bindings: dict[str, Any] = {v: caught for v in variables}
+                bindings |= {"data_quality": False, "states": {"input": {"Error": caught}}}
+                reported = engine.evaluate(error[2:-2].strip(), bindings)
+                assert isinstance(reported, str) and reported, (name, caught, reported)
+                assert not reported.startswith("States."), (enclosing, name, caught, reported)
+
+
 @pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
 def test_failures_after_the_lock_release_it(path: Any) -> None:
     asl = load_asl(path)
