@@ -81,6 +81,46 @@ def successors(state: State, *, with_catch: bool = True) -> list[str]:
     return nexts
 
 
+# --------------------------------------------------------------------------- the smoke run
+# What smoke_run.sh uploads, and how the real pipeline ends for it: test_smoke_run's moto
+# stand-ins answer so, and test_pipeline_runs checks pipeline.asl.json answers exactly so.
+SAMPLE_FILES = sorted(
+    p.name for p in (REPO / "data").iterdir() if p.suffix in (".csv", ".xlsx", ".xlsm", ".xls")
+)
+GOLD_ROW_COUNTS = {
+    "daily_sales": 7,
+    "product_performance": 1000,
+    "department_analytics": 6,
+    "customer_insights": 408,
+}
+
+
+def succeeded_output(batch_id: str, files: int) -> dict[str, Any]:
+    """The output of the pipeline's Succeeded state for a batch given as a file list."""
+    return {
+        "status": "SUCCEEDED",
+        "batch_id": batch_id,
+        "files": files,
+        "gold_row_counts": GOLD_ROW_COUNTS,
+        "left_in_raw": [],
+        "continued": False,
+    }
+
+
+# A failed Glue run as Step Functions reports a failed startJobRun.sync: the job run as JSON,
+# with Glue's ErrorMessage (long, as Python tracebacks from Spark are).
+GLUE_RUN_FAILED = json.dumps(
+    {
+        "JobName": "lakehouse-staging-etl",
+        "JobRunState": "FAILED",
+        "ErrorMessage": "Py4JJavaError: " + "at org.apache.spark.scheduler.DAGScheduler " * 60,
+    }
+)
+# The execution's error and cause when the bronze layer's run failed twice (not on data quality).
+LAYER_FAILED_ERROR = "Pipeline.TaskFailed"
+LAYER_FAILED_CAUSE = f"bronze (attempt 2): {GLUE_RUN_FAILED}"
+
+
 # --------------------------------------------------------------------------- moto and the aws CLI
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account

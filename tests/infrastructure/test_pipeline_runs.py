@@ -14,7 +14,15 @@ from urllib.parse import unquote
 import pytest
 
 from tests.infrastructure.asl_sim import Jsonata, Simulator, TaskFailure, substitute
-from tests.infrastructure.support import load_asl, node_tools
+from tests.infrastructure.support import (
+    GLUE_RUN_FAILED,
+    LAYER_FAILED_CAUSE,
+    LAYER_FAILED_ERROR,
+    SAMPLE_FILES,
+    load_asl,
+    node_tools,
+    succeeded_output,
+)
 
 LANDING = "landing-bucket"
 START = "2025-05-01T05:00:00.000Z"
@@ -31,14 +39,22 @@ def engine() -> Iterator[Jsonata]:
 
 
 class Aws:
-    def __init__(self, objects: dict[str, tuple[int, str]], glue_failures: list[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        objects: dict[str, tuple[int, str]],
+        glue_failures: list[str] = (),  # type: ignore[assignment]
+        failing_apis: tuple[str, ...] = (),
+    ) -> None:
         self.objects = dict(objects)
         self.glue_failures = list(glue_failures)
+        self.failing_apis = failing_apis  # always fail, as a persistent outage would
         self.lock: dict[str, Any] | None = None
         self.started: list[Any] = []
 
     def __call__(self, resource: str, args: dict[str, Any]) -> Any:
         api = resource.rsplit(":", 1)[1]
+        if api in self.failing_apis:
+            raise TaskFailure("States.TaskFailed", f"{api} is unavailable")
         if api == "listObjectsV2":
             keys = sorted(
                 k for k in self.objects if k.startswith(args["Prefix"]) and k > args["StartAfter"]
@@ -184,3 +200,75 @@ def test_archive_encodes_copy_sources(engine: Jsonata) -> None:
     result = run(engine, aws, {"batch_id": "b1", "files": [f"s3://{LANDING}/{key}"]})
     assert result.status == "SUCCEEDED", result.cause
     assert "archived/b1/orders #1 50% +été.csv" in aws.objects and key not in aws.objects
+
+
+def released_and_alerted(result: Any) -> bool:
+    """The lock was deleted and a FAILED message published, in that order, after the failure."""
+    apis = [r.rsplit(":", 1)[1] for r, _ in result.calls]
+    published = [json.loads(a["Message"]) for r, a in result.calls if r.endswith("sns:publish")]
+    return (
+        "deleteItem" in apis
+        and apis[-1] == "publish"
+        and apis.index("deleteItem") == len(apis) - 2
+        and [m["status"] for m in published] == ["FAILED"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("failing", "failed_state"),
+    [
+        ("glue", "RunLayers"),
+        ("startQueryExecution.sync", "RegisterTables"),
+        ("copyObject", "Archive"),
+    ],
+)
+def test_a_failure_inside_a_map_releases_the_lock_and_alerts(
+    engine: Jsonata, failing: str, failed_state: str
+) -> None:
+    """Map iterations end in Fail states that re-report the error they caught. A name beginning
+    with 'States.' (States.TaskFailed) is reserved: reporting it fails the execution with
+    States.Runtime, which the Map's Catch cannot catch, so the lock would stay and nobody would
+    be told."""
+    aws = Aws(
+        {"raw/b1/a.csv": (1, NEW)},
+        glue_failures=["bronze", "bronze"] if failing == "glue" else [],
+        failing_apis=() if failing == "glue" else (failing,),
+    )
+    aws.cause_for_failure = GLUE_RUN_FAILED
+    result = run(engine, aws, {"batch_id": "b1", "files": [f"s3://{LANDING}/raw/b1/a.csv"]})
+    assert result.status == "FAILED"
+    assert result.error == "Pipeline.TaskFailed", (result.error, result.cause)
+    assert released_and_alerted(result), result.calls[-3:]
+    [message] = [json.loads(a["Message"]) for r, a in result.calls if r.endswith("sns:publish")]
+    assert message["failed_state"] == failed_state
+
+
+def test_the_smoke_run_stand_ins_answer_as_the_pipeline_does(engine: Jsonata) -> None:
+    """smoke_run.sh's input (batch id and the uploaded files) gives the Succeeded output the
+    stand-ins of test_smoke_run answer with; a bronze run that fails twice gives their error
+    and cause."""
+    files = [f"s3://{LANDING}/raw/smoke-1/{name}" for name in SAMPLE_FILES]
+    objects = {f"raw/smoke-1/{name}": (1, NEW) for name in SAMPLE_FILES}
+
+    class Gold(Aws):
+        def __call__(self, resource: str, args: dict[str, Any]) -> Any:
+            if resource.endswith("getQueryResults"):
+                counts = succeeded_output("", 0)["gold_row_counts"]
+                return {"ResultSet": {"Rows": [
+                    {"Data": [{"VarCharValue": n} for n in counts]},
+                    {"Data": [{"VarCharValue": str(c)} for c in counts.values()]},
+                ]}}  # fmt: skip
+            return super().__call__(resource, args)
+
+    result = run(engine, Gold(objects), {"batch_id": "smoke-1", "files": files})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == succeeded_output("smoke-1", len(SAMPLE_FILES))
+
+    failing = Aws(objects, glue_failures=["bronze", "bronze"])
+    failing.cause_for_failure = GLUE_RUN_FAILED
+    result = run(engine, failing, {"batch_id": "smoke-1", "files": files})
+    assert (result.status, result.error, result.cause) == (
+        "FAILED",
+        LAYER_FAILED_ERROR,
+        LAYER_FAILED_CAUSE,
+    )
