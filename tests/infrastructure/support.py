@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -221,16 +222,25 @@ def checkov_command() -> list[str]:
     pytest.skip("checkov is not installed and uv is not on PATH to run it")
 
 
-def run_checkov(directory: Path, framework: str) -> list[dict[str, Any]]:
-    """checkov's JSON reports for one framework over a directory; skips the calling test when
-    checkov cannot be installed (no registry) or does not report."""
+# What checkov scans: every template (cloudformation) and every workflow (github_actions).
+WORKFLOW_FILES = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+CHECKOV_FRAMEWORKS = {"cloudformation": TEMPLATES, "github_actions": WORKFLOW_FILES}
+
+
+@functools.cache
+def checkov_reports() -> dict[str, dict[str, Any]]:
+    """checkov's JSON report per framework, from one run over the templates and the workflows
+    (checkov takes most of its time starting up, so the two checks share one run); skips the
+    calling test when checkov cannot be installed (no registry) or does not report."""
+    files = [f.relative_to(REPO) for paths in CHECKOV_FRAMEWORKS.values() for f in paths]
     command = [
         *checkov_command(),
-        "--directory", str(directory), "--framework", framework,
+        *(arg for f in files for arg in ("--file", str(f))),
+        "--framework", *CHECKOV_FRAMEWORKS,
         "--skip-download", "--output", "json", "--compact",
     ]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     except subprocess.TimeoutExpired:
         pytest.skip("checkov did not install or run within 10 minutes")
     try:
@@ -238,7 +248,16 @@ def run_checkov(directory: Path, framework: str) -> list[dict[str, Any]]:
     except json.JSONDecodeError:
         # uv could not install it (no registry access) or checkov crashed before reporting.
         pytest.skip(f"checkov unavailable: {(done.stderr or done.stdout).strip()[-300:]}")
-    return report if isinstance(report, list) else [report]
+    reports = report if isinstance(report, list) else [report]
+    return {r["check_type"]: r for r in reports}
+
+
+def checkov_scanned(report: dict[str, Any]) -> set[str]:
+    """The files (repository paths) a checkov report has results for."""
+    results = report["results"]
+    checks = [c for kind in ("passed_checks", "failed_checks", "skipped_checks")
+              for c in results[kind]]  # fmt: skip
+    return {c["file_path"].lstrip("/") for c in checks}
 
 
 # --------------------------------------------------------------------------- node tools
