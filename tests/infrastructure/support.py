@@ -152,7 +152,7 @@ def moto_credentials(endpoint: str) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -169,7 +169,7 @@ def moto_server(log_dir: Path) -> Iterator[str]:
     server = VENV_BIN / "moto_server"
     if not server.exists():
         pytest.skip(f"moto_server is not installed next to {VENV_BIN}")
-    port = _free_port()
+    port = free_port()
     log = log_dir / "moto.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

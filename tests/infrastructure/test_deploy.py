@@ -16,6 +16,9 @@ Developer notes on moto 5.2 (the emulator; none of this affects AWS):
   instead of returning an empty change set; deploy.sh treats that wording as "no changes".
 - A TemplateURL (deploy --s3-bucket) is only resolved when its host contains "localhost", so
   the endpoint is http://localhost:<port> although the server binds 127.0.0.1.
+- Every test here shares one server, running in the test process (ThreadedMotoServer), and
+  one deploy of `dev` (the `deployed` fixture); tests that need an environment of their own
+  use another ProjectName.
 - get_role_policy returns the policy document as a Python repr string, not JSON.
 """
 
@@ -25,6 +28,7 @@ import ast
 import json
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,11 +44,16 @@ from tests.infrastructure.support import (
     RUN_JOB,
     aws_env,
     boto_client,
+    free_port,
     moto_credentials,
-    moto_server,
 )
 
 PREFIX = f"lakehouse-dev-{ACCOUNT}-{REGION}"
+# The server runs in this process, so moto's notes on the resource types it skips (see above)
+# would show up as warnings of these tests.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Tried to parse .* not supported by moto:UserWarning"
+)
 
 
 def base_env(**overrides: str) -> dict[str, str]:
@@ -188,10 +197,37 @@ def test_aws_cli_pager_is_off() -> None:
 
 
 # --------------------------------------------------------------------------- moto integration
+# One moto server for the module, in this process, so that a test can also put a stack into a
+# state moto never reaches by itself (ROLLBACK_COMPLETE). Tests that need an environment of
+# their own use another project name (a parameter file with its own ProjectName).
 @pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://localhost:{port}"
+    try:
         yield endpoint
+    finally:
+        # The backends live in this process: leave nothing behind for later tests.
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+        ).close()
+        server.stop()
+
+
+def moto_env(endpoint: str) -> dict[str, str]:
+    return base_env(**moto_credentials(endpoint))
+
+
+def project_params(tmp_path: Path, project: str) -> Path:
+    config = json.loads((INFRA / "parameters" / "dev.json").read_text())
+    config["Parameters"]["ProjectName"] = project
+    params = tmp_path / f"{project}.json"
+    params.write_text(json.dumps(config))
+    return params
 
 
 def deploy_access(endpoint: str) -> None:
@@ -201,17 +237,19 @@ def deploy_access(endpoint: str) -> None:
          "--template-file", str(INFRA / "templates" / "access.yaml"),
          "--capabilities", "CAPABILITY_NAMED_IAM",
          "--parameter-overrides", "Environment=dev"],
-        capture_output=True, text=True, env=base_env(**moto_credentials(endpoint)), timeout=120,
+        capture_output=True, text=True, env=moto_env(endpoint), timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.integration
-def test_without_the_access_stack_deploy_says_what_to_do(tmp_path: Path) -> None:
-    with moto_server(tmp_path) as endpoint:
-        line = error_line(deploy("dev", env=base_env(**moto_credentials(endpoint))))
+def test_without_the_access_stack_deploy_says_what_to_do(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    params = project_params(tmp_path, "noaccess")
+    line = error_line(deploy("--params", str(params), "dev", env=moto_env(moto_endpoint)))
     assert line.startswith(
-        "deploy.sh: error: no CloudFormation service role cloudformation-lakehouse-dev: "
+        "deploy.sh: error: no CloudFormation service role cloudformation-noaccess-dev: "
         "an administrator deploys infrastructure/templates/access.yaml first"
     ), line
 
@@ -220,7 +258,7 @@ def test_without_the_access_stack_deploy_says_what_to_do(tmp_path: Path) -> None
 def deployed(moto_endpoint: str) -> dict[str, Any]:
     """Runs deploy.sh dev twice (the second run must change nothing) against moto."""
     deploy_access(moto_endpoint)
-    env = base_env(**moto_credentials(moto_endpoint))
+    env = moto_env(moto_endpoint)
     first = deploy("dev", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     second = deploy("dev", env=env)
@@ -474,7 +512,7 @@ def test_review_prints_a_change_set_and_changes_nothing(
     config["Parameters"]["GlueWorkerCount"] = "3"
     params = tmp_path / "dev.json"
     params.write_text(json.dumps(config))
-    env = base_env(**moto_credentials(deployed["endpoint"]))
+    env = moto_env(deployed["endpoint"])
     done = deploy("--review", "--params", str(params), "dev", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "change set for lakehouse-dev (existing stack): arn:" in done.stdout
@@ -489,41 +527,30 @@ def test_review_prints_a_change_set_and_changes_nothing(
 
 
 @pytest.mark.integration
-def test_a_stack_left_in_rollback_complete_stops_the_deploy_with_what_to_do() -> None:
+def test_a_stack_left_in_rollback_complete_stops_the_deploy_with_what_to_do(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
     """moto never rolls a stack back, so the state is set on its in-process backend, the way a
-    failed first create leaves it on AWS; deploy.sh reads it through DescribeStacks."""
+    failed first create leaves it on AWS; deploy.sh reads it through DescribeStacks. The
+    environment is a project of its own, with the service role its access stack would make."""
     from moto.cloudformation.models import cloudformation_backends
-    from moto.server import ThreadedMotoServer
 
-    port = socket_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://localhost:{port}"
-        deploy_access(endpoint)
-        cfn = boto_client(endpoint, "cloudformation")
-        cfn.create_stack(
-            StackName="lakehouse-dev-bootstrap",
-            TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}),
-        )
-        backend = cloudformation_backends[ACCOUNT][REGION]
-        [stack] = [s for s in backend.stacks.values() if s.name == "lakehouse-dev-bootstrap"]
-        stack.status = "ROLLBACK_COMPLETE"
-        line = error_line(deploy("dev", env=base_env(**moto_credentials(endpoint))))
-    finally:
-        server.stop()
+    boto_client(moto_endpoint, "iam").create_role(
+        RoleName="cloudformation-rollback-dev", AssumeRolePolicyDocument="{}"
+    )
+    cfn = boto_client(moto_endpoint, "cloudformation")
+    cfn.create_stack(
+        StackName="rollback-dev-bootstrap",
+        TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}),
+    )
+    backend = cloudformation_backends[ACCOUNT][REGION]
+    [stack] = [s for s in backend.stacks.values() if s.name == "rollback-dev-bootstrap"]
+    stack.status = "ROLLBACK_COMPLETE"
+    params = project_params(tmp_path, "rollback")
+    line = error_line(deploy("--params", str(params), "dev", env=moto_env(moto_endpoint)))
     assert line.startswith(
-        "deploy.sh: error: stack lakehouse-dev-bootstrap is in ROLLBACK_COMPLETE: its first "
+        "deploy.sh: error: stack rollback-dev-bootstrap is in ROLLBACK_COMPLETE: its first "
         "create failed and it can only be deleted."
     ), line
-    assert "aws cloudformation delete-stack --stack-name lakehouse-dev-bootstrap --role-arn" in line
+    assert "aws cloudformation delete-stack --stack-name rollback-dev-bootstrap --role-arn" in line
     assert "then run deploy.sh again" in line
-
-
-def socket_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
