@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.support import INFRA, TEMPLATES, load_template
+from tests.infrastructure.support import DEPLOY_SH, INFRA, SMOKE_RUN_SH, TEMPLATES, load_template
 
 ACCESS = INFRA / "templates" / "access.yaml"
 DEPLOYED = [INFRA / "templates" / "bootstrap.yaml", INFRA / "templates" / "lakehouse.yaml"]
@@ -227,6 +227,77 @@ def test_the_github_role_only_passes_the_cloudformation_role() -> None:
     assert not creating, creating
     assert "cloudformation:DeleteStack" not in actions
     assert not {a for a in actions if a.startswith("kms:")} - KMS_USE
+
+
+# The IAM actions behind each aws CLI call of the deploy workflow's scripts (the CLI's own calls
+# included: `cloudformation deploy` looks the stack up, creates the change set as the service
+# role and waits on it; uploads to the artifacts bucket check for the object first and encrypt
+# with the data key).
+CLI_ACTIONS: dict[tuple[str, str], set[str]] = {
+    ("sts", "get-caller-identity"): set(),  # needs no permission
+    ("iam", "get-role"): {"iam:GetRole"},
+    ("kms", "list-aliases"): {"kms:ListAliases"},
+    ("cloudformation", "describe-stacks"): {"cloudformation:DescribeStacks"},
+    ("cloudformation", "deploy"): {
+        "cloudformation:DescribeStacks", "cloudformation:CreateChangeSet",
+        "cloudformation:DescribeChangeSet", "iam:PassRole",
+        "s3:GetObject", "s3:PutObject", "kms:GenerateDataKey",
+    },
+    ("cloudformation", "describe-change-set"): {"cloudformation:DescribeChangeSet"},
+    ("cloudformation", "execute-change-set"): {"cloudformation:ExecuteChangeSet"},
+    ("cloudformation", "wait"): {"cloudformation:DescribeStacks"},
+    ("cloudformation", "update-termination-protection"): {
+        "cloudformation:UpdateTerminationProtection"
+    },
+    ("cloudformation", "package"): {"s3:GetObject", "s3:PutObject", "kms:GenerateDataKey"},
+    ("s3", "cp"): {"s3:PutObject", "kms:GenerateDataKey"},
+    ("stepfunctions", "start-execution"): {"states:StartExecution"},
+    ("stepfunctions", "describe-execution"): {"states:DescribeExecution"},
+}  # fmt: skip
+
+
+def script_cli_calls() -> set[tuple[str, str]]:
+    """(service, command) of every aws CLI call deploy.sh and smoke_run.sh make."""
+    calls: set[tuple[str, str]] = set()
+    for script in (DEPLOY_SH, SMOKE_RUN_SH):
+        calls |= set(re.findall(r'"\$\{AWS\[@\]\}" ([a-z0-9-]+) ([a-z-]+)', script.read_text()))
+    return calls
+
+
+def deploy_role_statements() -> list[dict[str, Any]]:
+    role = load_template(ACCESS)["Resources"]["DeployRole"]["Properties"]
+    return [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def missing_for_the_scripts(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(aws CLI call, IAM action) pairs of deploy.sh and smoke_run.sh the statements lack."""
+    calls = script_cli_calls()
+    assert ("cloudformation", "execute-change-set") in calls  # the parser sees the calls
+    unmapped = calls - set(CLI_ACTIONS)
+    assert not unmapped, f"map these calls to IAM actions in CLI_ACTIONS: {unmapped}"
+    return {
+        (f"{service} {command}", action)
+        for service, command in calls
+        for action in CLI_ACTIONS[(service, command)]
+        if not allows(statements, action)
+    }
+
+
+def test_the_github_role_can_make_every_call_of_the_deploy_scripts() -> None:
+    """moto enforces no IAM: a call the scripts make that the role lacks would only show on the
+    first real deploy. Every call is mapped (a new one fails here until it is), and the role
+    allows every action behind it."""
+    assert not missing_for_the_scripts(deploy_role_statements())
+
+
+def test_the_script_check_catches_a_missing_action() -> None:
+    without = [
+        {**s, "Action": [a for a in as_list(s["Action"]) if a != "states:DescribeExecution"]}
+        for s in deploy_role_statements()
+    ]
+    assert missing_for_the_scripts(without) == {
+        ("stepfunctions describe-execution", "states:DescribeExecution")
+    }
 
 
 def test_only_one_repository_and_github_environment_can_assume_it() -> None:
