@@ -2,12 +2,18 @@
 # Deploys the lakehouse to one environment (see docs/deployment.md):
 #   1. the bootstrap stack (KMS key, artifacts and access-log buckets),
 #   2. the Glue artifacts: the etl wheel (uv build), the entry script and the pinned extra
-#      modules (requirements.txt from uv.lock), under a content-addressed prefix,
-#   3. the main stack: `aws cloudformation package` (uploads the state machine ASL) + `deploy`.
+#      modules (infrastructure/glue/requirements.txt, rendered from uv.lock), under a
+#      content-addressed prefix,
+#   3. the main stack: `aws cloudformation package` (uploads the state machine ASL files,
+#      encrypted with the environment's key) + a change set.
+# Every stack change goes through a change set that is printed, then executed as printed, by
+# the environment's CloudFormation service role (templates/access.yaml, --role-arn). --review
+# creates and prints the change sets and stops. A stack in a state that cannot be updated
+# (ROLLBACK_COMPLETE after a failed first deploy, ...) stops the deploy with what to do.
 # Re-running with nothing changed changes nothing. Honours AWS_ENDPOINT_URL, AWS_PROFILE,
 # AWS_REGION / AWS_DEFAULT_REGION like any aws CLI call.
 #
-# Usage: infrastructure/deploy.sh [--dry-run] [--params FILE] <dev|staging|prod>
+# Usage: infrastructure/deploy.sh [--dry-run | --review] [--params FILE] <dev|staging|prod>
 set -euo pipefail
 # aws CLI v2 pipes long output (the outputs table) through a pager, which would wait for a key.
 export AWS_PAGER=""
@@ -18,14 +24,15 @@ REPO_DIR="$(dirname "$INFRA_DIR")"
 # Parameters the parameter file must set, and those this script sets itself.
 REQUIRED_PARAMETERS=(ProjectName AlertEmail GlueWorkerCount GlueJobTimeoutMinutes
   AthenaBytesScannedCutoff AthenaResultsRetentionDays LogRetentionDays
-  DailyScheduleExpression DailyScheduleState)
+  DailyScheduleExpression DailyScheduleState MaintenanceScheduleExpression
+  MaintenanceScheduleState)
 COMPUTED_PARAMETERS=(Environment KmsKeyArn ArtifactsBucket AccessLogsBucket ArtifactsPrefix WheelFileName)
-# Installed on Glue with --additional-python-modules, at the versions pinned in uv.lock.
-GLUE_EXTRA_MODULES=(deltalake python-calamine great-expectations openpyxl)
+# Installed on Glue with --additional-python-modules -r (scripts/render_glue_requirements.py).
+GLUE_REQUIREMENTS="$INFRA_DIR/glue/requirements.txt"
 
 die() { echo "deploy.sh: error: $*" >&2; exit 1; }
 step() { echo "==> $*"; }
-usage() { echo "usage: infrastructure/deploy.sh [--dry-run] [--params FILE] <dev|staging|prod>"; }
+usage() { echo "usage: infrastructure/deploy.sh [--dry-run | --review] [--params FILE] <dev|staging|prod>"; }
 
 # run CMD...: runs a command, or with --dry-run prints it (shell-quoted) instead.
 run() {
@@ -37,11 +44,13 @@ run() {
 }
 
 DRY_RUN=0
+REVIEW=0
 PARAMS_FILE=""
 ENVIRONMENT=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY_RUN=1 ;;
+    --review) REVIEW=1 ;;
     --params)
       [[ $# -ge 2 ]] || die "--params needs a file"
       PARAMS_FILE="$2"; shift ;;
@@ -54,6 +63,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ -n "$ENVIRONMENT" ]] || die "missing environment ($(usage))"
+[[ "$DRY_RUN$REVIEW" != 11 ]] || die "--dry-run and --review exclude each other"
 PARAMS_FILE="${PARAMS_FILE:-$INFRA_DIR/parameters/$ENVIRONMENT.json}"
 [[ -f "$PARAMS_FILE" ]] || die "no parameter file $PARAMS_FILE"
 
@@ -95,13 +105,19 @@ EOF
 PARAMETERS=()
 TAGS=()
 PROJECT=""
+ALERT_EMAIL=""
 while IFS=$'\t' read -r kind key value; do
   case "$kind" in
-    P) PARAMETERS+=("$key=$value"); [[ "$key" != ProjectName ]] || PROJECT="$value" ;;
+    P) PARAMETERS+=("$key=$value"); [[ "$key" != ProjectName ]] || PROJECT="$value"
+       [[ "$key" != AlertEmail ]] || ALERT_EMAIL="$value" ;;
     T) TAGS+=("$key=$value") ;;
   esac
 done <<< "$parsed"
-[[ "$PROJECT" =~ ^[a-z][a-z0-9-]{1,20}$ ]] || die "ProjectName '$PROJECT' in $PARAMS_FILE must match ^[a-z][a-z0-9-]{1,20}$"
+# The templates' AllowedPattern: at most 11 characters keeps every bucket name within 63.
+[[ "$PROJECT" =~ ^[a-z][a-z0-9-]{1,10}$ ]] ||
+  die "ProjectName '$PROJECT' in $PARAMS_FILE must match ^[a-z][a-z0-9-]{1,10}$ (bucket names stay within 63 characters)"
+[[ "$ENVIRONMENT" != prod || -n "$ALERT_EMAIL" ]] ||
+  die "AlertEmail is empty in $PARAMS_FILE: prod needs an address for its alerts"
 
 REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region 2>/dev/null || true)}}"
 [[ -n "$REGION" ]] || die "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or 'aws configure set region ...')"
@@ -125,39 +141,101 @@ else
   step "deploying $ENVIRONMENT to account $ACCOUNT, region $REGION${AWS_ENDPOINT_URL:+, endpoint $AWS_ENDPOINT_URL}"
 fi
 
-# cfn_deploy ARGS...: `aws cloudformation deploy ARGS --no-fail-on-empty-changeset`, where an
-# unchanged stack is success also when the API answers "No updates are to be performed"
-# (CloudFormation's wording for it, which some emulators return from CreateChangeSet).
-cfn_deploy() {
-  if [[ "$DRY_RUN" == 1 ]]; then
-    run "${AWS[@]}" cloudformation deploy "$@" --no-fail-on-empty-changeset
+CFN_ROLE_ARN="arn:$PARTITION:iam::$ACCOUNT:role/cloudformation-$PROJECT-$ENVIRONMENT"
+if [[ "$DRY_RUN" == 0 ]]; then
+  "${AWS[@]}" iam get-role --role-name "cloudformation-$PROJECT-$ENVIRONMENT" >/dev/null 2>&1 ||
+    die "no CloudFormation service role cloudformation-$PROJECT-$ENVIRONMENT: an administrator deploys infrastructure/templates/access.yaml first (docs/deployment.md, First deploy)"
+fi
+
+# check_stack STACK: "new", "existing", or a one-line error saying what to do for a stack that
+# cannot be updated (CloudFormation accepts no change set for it).
+check_stack() {
+  local stack="$1" status
+  [[ "$DRY_RUN" == 0 ]] || { echo existing; return; }
+  if ! status=$("${AWS[@]}" cloudformation describe-stacks --stack-name "$stack" \
+      --query "Stacks[0].StackStatus" --output text 2>/dev/null); then
+    echo new
     return
   fi
-  local out
-  out=$(mktemp)
-  if "${AWS[@]}" cloudformation deploy "$@" --no-fail-on-empty-changeset 2>&1 | tee "$out"; then
-    rm -f "$out"
-  elif grep -q "No updates are to be performed" "$out"; then
-    rm -f "$out"
-    echo "No changes to deploy. Stack is up to date"
-  else
-    rm -f "$out"
-    die "aws cloudformation deploy failed (see above)"
-  fi
+  case "$status" in
+    REVIEW_IN_PROGRESS) echo new ;;
+    CREATE_COMPLETE | UPDATE_COMPLETE | UPDATE_ROLLBACK_COMPLETE | IMPORT_COMPLETE | IMPORT_ROLLBACK_COMPLETE) echo existing ;;
+    ROLLBACK_COMPLETE | ROLLBACK_FAILED)
+      die "stack $stack is in $status: its first create failed and it can only be deleted. See why: aws cloudformation describe-stack-events --stack-name $stack; then, as an administrator: aws cloudformation delete-stack --stack-name $stack --role-arn $CFN_ROLE_ARN && aws cloudformation wait stack-delete-complete --stack-name $stack; then run deploy.sh again (resources that create made were removed with it: RetainExceptOnCreate)" ;;
+    UPDATE_ROLLBACK_FAILED)
+      die "stack $stack is in UPDATE_ROLLBACK_FAILED: fix the cause shown by aws cloudformation describe-stack-events --stack-name $stack, run aws cloudformation continue-update-rollback --stack-name $stack --role-arn $CFN_ROLE_ARN, wait for UPDATE_ROLLBACK_COMPLETE, then run deploy.sh again" ;;
+    DELETE_FAILED | DELETE_COMPLETE)
+      die "stack $stack is in $status: an administrator finishes deleting it (aws cloudformation delete-stack --stack-name $stack --role-arn $CFN_ROLE_ARN), then run deploy.sh again" ;;
+    *_IN_PROGRESS)
+      die "stack $stack is in $status: another deploy or rollback is running; wait for it (aws cloudformation wait stack-update-complete --stack-name $stack) and run deploy.sh again" ;;
+    *) die "stack $stack is in $status, which deploy.sh does not handle; see aws cloudformation describe-stack-events --stack-name $stack" ;;
+  esac
 }
 
-# Every resource of both stacks carries the environment's tag: the GitHub deploy role may manage
-# only the KMS key that has it (templates/github_oidc.yaml), and it groups the environment's costs.
+# deploy_stack STACK ARGS...: creates a change set with `aws cloudformation deploy
+# --no-execute-changeset ARGS` (as the CloudFormation service role), prints it, and, unless
+# --review, executes exactly that change set and waits for it. No change set when nothing
+# changed ("No updates are to be performed" is CloudFormation's wording for that, which some
+# emulators return from CreateChangeSet).
+deploy_stack() {
+  local stack="$1"; shift
+  local kind out arn
+  kind=$(check_stack "$stack") || exit 1
+  if [[ "$DRY_RUN" == 1 ]]; then
+    run "${AWS[@]}" cloudformation deploy --stack-name "$stack" --role-arn "$CFN_ROLE_ARN" "$@" \
+      --no-execute-changeset --no-fail-on-empty-changeset
+    echo "+ then: describe-change-set (printed), execute-change-set, wait, update-termination-protection"
+    return
+  fi
+  out=$(mktemp)
+  if ! "${AWS[@]}" cloudformation deploy --stack-name "$stack" --role-arn "$CFN_ROLE_ARN" "$@" \
+      --no-execute-changeset --no-fail-on-empty-changeset >"$out" 2>&1; then
+    if grep -q "No updates are to be performed" "$out"; then
+      rm -f "$out"; echo "No changes to deploy. Stack $stack is up to date"; return
+    fi
+    cat "$out" >&2; rm -f "$out"
+    die "could not create a change set for $stack (see above)"
+  fi
+  if grep -q "No changes to deploy" "$out"; then
+    rm -f "$out"; echo "No changes to deploy. Stack $stack is up to date"; return
+  fi
+  arn=$(grep -o "arn:[^ ]*:changeSet/[^ ]*" "$out" | head -n 1)
+  rm -f "$out"
+  [[ -n "$arn" ]] || die "no change set ARN in the output of aws cloudformation deploy for $stack"
+  echo "change set for $stack ($kind stack): $arn"
+  "${AWS[@]}" cloudformation describe-change-set --change-set-name "$arn" \
+    --query "Changes[].ResourceChange.[Action,LogicalResourceId,ResourceType,Replacement]" --output table
+  if [[ "$REVIEW" == 1 ]]; then
+    echo "review only: to apply exactly this change set, run aws cloudformation execute-change-set --change-set-name $arn (or deploy.sh $ENVIRONMENT, which makes and applies a fresh one)"
+    REVIEWED+=("$arn")
+    return
+  fi
+  "${AWS[@]}" cloudformation execute-change-set --change-set-name "$arn"
+  if [[ "$kind" == new ]]; then
+    "${AWS[@]}" cloudformation wait stack-create-complete --stack-name "$stack" ||
+      die "creating $stack failed: see aws cloudformation describe-stack-events --stack-name $stack; then run deploy.sh again, which says what to do"
+  else
+    "${AWS[@]}" cloudformation wait stack-update-complete --stack-name "$stack" ||
+      die "updating $stack failed and was rolled back: see aws cloudformation describe-stack-events --stack-name $stack"
+  fi
+  echo "Successfully created/updated stack - $stack"
+  # Deleting an environment's stack is an administrator's deliberate act (docs/deployment.md).
+  "${AWS[@]}" cloudformation update-termination-protection --enable-termination-protection \
+    --stack-name "$stack" >/dev/null 2>&1 ||
+    echo "deploy.sh: warning: could not enable termination protection on $stack" >&2
+}
+REVIEWED=()
+
+# The main stack's resources carry the environment's tag. The bootstrap stack has no stack
+# tags: they would be applied to the data key at its creation, which would need kms:TagResource.
 TAGS+=("lakehouse:environment=$PROJECT-$ENVIRONMENT")
 tag_args=(--tags "${TAGS[@]}")
 
 # --------------------------------------------------------------------------- 1. bootstrap
 step "bootstrap stack $BOOTSTRAP_STACK"
-cfn_deploy \
-  --stack-name "$BOOTSTRAP_STACK" \
+deploy_stack "$BOOTSTRAP_STACK" \
   --template-file "$INFRA_DIR/templates/bootstrap.yaml" \
-  --parameter-overrides "ProjectName=$PROJECT" "Environment=$ENVIRONMENT" \
-  "${tag_args[@]}"
+  --parameter-overrides "ProjectName=$PROJECT" "Environment=$ENVIRONMENT"
 # The bootstrap resources have fixed names (templates/bootstrap.yaml); the key is found through
 # its alias. Stack outputs would do as well on AWS, but not every emulator reports them.
 ARTIFACTS_BUCKET="$PROJECT-$ENVIRONMENT-$ACCOUNT-$REGION-artifacts"
@@ -167,7 +245,10 @@ if [[ "$DRY_RUN" == 1 ]]; then
 else
   key_id=$("${AWS[@]}" kms list-aliases \
     --query "Aliases[?AliasName=='alias/$PROJECT-$ENVIRONMENT-data'].TargetKeyId" --output text)
-  [[ -n "$key_id" && "$key_id" != None ]] || die "no KMS key alias/$PROJECT-$ENVIRONMENT-data"
+  if [[ -z "$key_id" || "$key_id" == None ]]; then
+    [[ "$REVIEW" == 1 ]] && { echo "review only: the main stack's change set follows once the bootstrap stack exists"; exit 0; }
+    die "no KMS key alias/$PROJECT-$ENVIRONMENT-data"
+  fi
   KMS_KEY_ARN="arn:$PARTITION:kms:$REGION:$ACCOUNT:key/$key_id"
 fi
 
@@ -176,10 +257,12 @@ step "building the etl wheel and the Glue artifacts in $BUILD_DIR"
 GLUE_DIR="$BUILD_DIR/glue"
 if [[ "$DRY_RUN" == 1 ]]; then
   run uv build --wheel --out-dir "$BUILD_DIR/dist" "$REPO_DIR"
-  echo "+ uv export --frozen --no-dev --no-hashes ... | grep pins of ${GLUE_EXTRA_MODULES[*]} > $GLUE_DIR/requirements.txt"
+  run uv run --frozen python "$REPO_DIR/scripts/render_glue_requirements.py" --check
   WHEEL_NAME="etl-VERSION-py3-none-any.whl"
   ARTIFACTS_PREFIX="glue/SHA256_OF_ARTIFACTS"  # first 12 hex digits of wheel + run_job.py + requirements.txt
 else
+  (cd "$REPO_DIR" && uv run --frozen python scripts/render_glue_requirements.py --check >/dev/null) ||
+    die "infrastructure/glue/requirements.txt differs from uv.lock: run uv run python scripts/render_glue_requirements.py"
   rm -rf "$BUILD_DIR"
   mkdir -p "$GLUE_DIR"
   # uv writes a .gitignore next to the wheel: build elsewhere, upload only the wheel.
@@ -189,32 +272,31 @@ else
   WHEEL_NAME="$(basename "${wheels[0]}")"
   cp "${wheels[0]}" "$GLUE_DIR/"
   cp "$INFRA_DIR/glue/run_job.py" "$GLUE_DIR/run_job.py"
-  pattern="^($(IFS='|'; echo "${GLUE_EXTRA_MODULES[*]}"))=="
-  (cd "$REPO_DIR" && uv export --quiet --frozen --no-dev --no-hashes --no-header --no-annotate \
-    --no-emit-project) | grep -E "$pattern" > "$GLUE_DIR/requirements.txt" || true
-  [[ $(wc -l < "$GLUE_DIR/requirements.txt") -eq ${#GLUE_EXTRA_MODULES[@]} ]] ||
-    die "uv.lock does not pin all of ${GLUE_EXTRA_MODULES[*]} (got: $(tr '\n' ' ' < "$GLUE_DIR/requirements.txt"))"
+  cp "$GLUE_REQUIREMENTS" "$GLUE_DIR/requirements.txt"
   # Content-addressed: the same code gives the same prefix, so a re-deploy changes nothing.
   digest=$(cat "${wheels[0]}" "$GLUE_DIR/run_job.py" "$GLUE_DIR/requirements.txt" | sha256sum | cut -c1-12)
   ARTIFACTS_PREFIX="glue/$digest"
 fi
 step "uploading the Glue artifacts to s3://$ARTIFACTS_BUCKET/$ARTIFACTS_PREFIX/"
-run "${AWS[@]}" s3 cp --recursive --only-show-errors "$GLUE_DIR/" "s3://$ARTIFACTS_BUCKET/$ARTIFACTS_PREFIX/"
+run "${AWS[@]}" s3 cp --recursive --only-show-errors --sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" \
+  "$GLUE_DIR/" "s3://$ARTIFACTS_BUCKET/$ARTIFACTS_PREFIX/"
 
 # --------------------------------------------------------------------------- 3. main stack
 step "packaging and deploying stack $STACK"
 PACKAGED="$BUILD_DIR/lakehouse.packaged.yaml"
 [[ "$DRY_RUN" == 1 ]] || mkdir -p "$BUILD_DIR"
+# Uploads the ASL files and (deploy) the packaged template, encrypted with the data key.
 run "${AWS[@]}" cloudformation package \
   --template-file "$INFRA_DIR/templates/lakehouse.yaml" \
   --s3-bucket "$ARTIFACTS_BUCKET" \
   --s3-prefix cloudformation \
+  --kms-key-id "$KMS_KEY_ARN" \
   --output-template-file "$PACKAGED"
-cfn_deploy \
-  --stack-name "$STACK" \
+deploy_stack "$STACK" \
   --template-file "$PACKAGED" \
   --s3-bucket "$ARTIFACTS_BUCKET" \
   --s3-prefix cloudformation \
+  --kms-key-id "$KMS_KEY_ARN" \
   --capabilities CAPABILITY_NAMED_IAM \
   --parameter-overrides "${PARAMETERS[@]}" \
   "Environment=$ENVIRONMENT" \
@@ -225,6 +307,10 @@ cfn_deploy \
   "WheelFileName=$WHEEL_NAME" \
   "${tag_args[@]}"
 
+if [[ "$REVIEW" == 1 ]]; then
+  step "review only: ${#REVIEWED[@]} change set(s) created and not executed"
+  exit 0
+fi
 step "outputs of $STACK"
 run "${AWS[@]}" cloudformation describe-stacks --stack-name "$STACK" \
   --query "Stacks[0].Outputs[].[OutputKey,OutputValue]" --output table

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke run of a deployed environment (see docs/deployment.md): uploads the sample source files
 # of data/ to s3://<landing>/raw/<batch_id>/, starts the pipeline on exactly those files and
-# waits for the execution to end. Exits 0 only when it SUCCEEDED, which on AWS includes the
+# waits for the execution to end. Exits 0 only when it SUCCEEDED having processed every
+# uploaded file (its output says so), which on AWS includes the three layers' Glue runs and the
 # pipeline's own check that every gold table has rows (CheckGold → GoldHasRows).
 #
 # No _SUCCESS marker is written: the execution is started here, with the file list, so its ARN
@@ -113,13 +114,17 @@ LANDING_BUCKET="$PROJECT-$ENVIRONMENT-$ACCOUNT-$REGION-landing"
 STATE_MACHINE_ARN="arn:$PARTITION:states:$REGION:$ACCOUNT:stateMachine:$PROJECT-$ENVIRONMENT-pipeline"
 PREFIX="s3://$LANDING_BUCKET/raw/$BATCH_ID"
 
-step "uploading ${#FILES[@]} sample files to $PREFIX/"
+# One upload for all files: the folder, filtered to exactly the chosen names (glob characters
+# in a name are escaped, so each pattern matches that one top-level file).
+FILTERS=(--exclude "*")
 URIS=()
 for file in "${FILES[@]}"; do
   name="$(basename "$file")"
-  run "${AWS[@]}" s3 cp --only-show-errors "$file" "$PREFIX/$name"
+  FILTERS+=(--include "$(sed -e 's/\[/[[]/g' -e 's/\*/[*]/g' -e 's/?/[?]/g' <<< "$name")")
   URIS+=("$PREFIX/$name")
 done
+step "uploading ${#FILES[@]} sample files to $PREFIX/"
+run "${AWS[@]}" s3 cp --recursive --only-show-errors "$DATA_DIR/" "$PREFIX/" "${FILTERS[@]}"
 
 INPUT=$(python3 -c 'import json, sys; print(json.dumps({"batch_id": sys.argv[1], "files": sys.argv[2:]}))' \
   "$BATCH_ID" "${URIS[@]}")
@@ -139,8 +144,9 @@ step "execution $EXECUTION_ARN"
 started=$SECONDS
 deadline=$((started + TIMEOUT))
 while :; do
-  status=$("${AWS[@]}" stepfunctions describe-execution --execution-arn "$EXECUTION_ARN" \
-    --query status --output text)
+  execution=$("${AWS[@]}" stepfunctions describe-execution --execution-arn "$EXECUTION_ARN" \
+    --output json)
+  status=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])' <<< "$execution")
   [[ "$status" == RUNNING || "$status" == PENDING_REDRIVE ]] || break
   if ((SECONDS >= deadline)); then
     die "execution still $status after ${TIMEOUT}s, left running: $EXECUTION_ARN"
@@ -149,24 +155,32 @@ while :; do
   sleep "$POLL_INTERVAL"
 done
 
-describe() {
-  "${AWS[@]}" stepfunctions describe-execution --execution-arn "$EXECUTION_ARN" \
-    --query "$1" --output text
-}
-if [[ "$status" == SUCCEEDED ]]; then
-  output=$(describe output)
-  step "SUCCEEDED: $output"
-  # The pipeline's output says whether it processed the files (pipeline.asl.json: Succeeded).
-  python3 - "$output" <<'EOF' || die "the execution succeeded without processing the files: $output"
+# The verdict, from the last description: success needs the pipeline's output (pipeline.asl.json,
+# Succeeded) to say that it processed every uploaded file in this execution; a failure reports
+# the execution's error and cause (the first 2,000 characters of it).
+python3 - "$execution" "${#FILES[@]}" "$EXECUTION_ARN" <<'EOF'
 import json
 import sys
 
+execution, uploaded, arn = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+status = execution["status"]
+if status != "SUCCEEDED":
+    cause = execution.get("cause", "")
+    if len(cause) > 2000:
+        cause = cause[:2000] + "... (truncated: describe-execution shows the whole cause)"
+    sys.exit(f"smoke_run.sh: error: execution {status}: {execution.get('error', '')}: {cause} ({arn})")
+output = execution.get("output", "")
+print(f"==> SUCCEEDED: {output}")
 try:
-    result = json.loads(sys.argv[1])
+    result = json.loads(output)
 except ValueError:
-    sys.exit(1)
-sys.exit(0 if isinstance(result, dict) and result.get("status") == "SUCCEEDED" else 1)
+    result = None
+processed = (
+    isinstance(result, dict)
+    and result.get("status") == "SUCCEEDED"
+    and result.get("files") == uploaded
+    and result.get("continued") is False
+)
+if not processed:
+    sys.exit(f"smoke_run.sh: error: the execution succeeded without processing the {uploaded} uploaded files: {output}")
 EOF
-  exit 0
-fi
-die "execution $status: $(describe error): $(describe cause) ($EXECUTION_ARN)"

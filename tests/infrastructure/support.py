@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -22,32 +23,13 @@ INFRA = REPO / "infrastructure"
 TEMPLATES = sorted((INFRA / "templates").glob("*.yaml"))
 MAIN_TEMPLATE = INFRA / "templates" / "lakehouse.yaml"
 ASL_FILE = INFRA / "statemachine" / "pipeline.asl.json"
+MAINTENANCE_ASL_FILE = INFRA / "statemachine" / "maintenance.asl.json"
+ASL_FILES = (ASL_FILE, MAINTENANCE_ASL_FILE)
 DEPLOY_SH = INFRA / "deploy.sh"
 SMOKE_RUN_SH = INFRA / "smoke_run.sh"
 RUN_JOB = INFRA / "glue" / "run_job.py"
 # Console scripts of the uv environment the tests run in (cfn-lint, aws, moto_server).
 VENV_BIN = Path(sys.executable).parent
-
-# The jobs of the etl package and what each reads: the deployment contract the state machine is
-# checked against. test_statemachine proves it covers etl.jobs.JOBS (same jobs, every declared
-# dependency included; gold is stricter here: each gold job waits for all of silver).
-JOB_DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "bronze.products": (),
-    "bronze.orders": (),
-    "bronze.order_items": (),
-    "silver.products": ("bronze.products",),
-    "silver.orders": ("bronze.orders",),
-    "silver.order_items": ("bronze.order_items", "silver.orders", "silver.products"),
-    **{
-        f"gold.{name}": ("silver.products", "silver.orders", "silver.order_items")
-        for name in (
-            "daily_sales",
-            "product_performance",
-            "department_analytics",
-            "customer_insights",
-        )
-    },
-}
 
 GLUE_SYNC = "arn:aws:states:::glue:startJobRun.sync"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
@@ -55,8 +37,8 @@ SNS_PUBLISH = "arn:aws:states:::sns:publish"
 State = dict[str, Any]
 
 
-def load_asl() -> dict[str, Any]:
-    asl: dict[str, Any] = json.loads(ASL_FILE.read_text())
+def load_asl(path: Path = ASL_FILE) -> dict[str, Any]:
+    asl: dict[str, Any] = json.loads(path.read_text())
     return asl
 
 
@@ -100,12 +82,44 @@ def successors(state: State, *, with_catch: bool = True) -> list[str]:
     return nexts
 
 
-def glue_job_of_task(state: State) -> str | None:
-    """The --etl_job argument of a Glue task (literal or a JSONata expression), else None."""
-    if state.get("Type") != "Task" or state.get("Resource") != GLUE_SYNC:
-        return None
-    job: str = state["Arguments"]["Arguments"]["--etl_job"]
-    return job
+# --------------------------------------------------------------------------- the smoke run
+# What smoke_run.sh uploads, and how the real pipeline ends for it: test_smoke_run's moto
+# stand-ins answer so, and test_pipeline_runs checks pipeline.asl.json answers exactly so.
+SAMPLE_FILES = sorted(
+    p.name for p in (REPO / "data").iterdir() if p.suffix in (".csv", ".xlsx", ".xlsm", ".xls")
+)
+GOLD_ROW_COUNTS = {
+    "daily_sales": 7,
+    "product_performance": 1000,
+    "department_analytics": 6,
+    "customer_insights": 408,
+}
+
+
+def succeeded_output(batch_id: str, files: int) -> dict[str, Any]:
+    """The output of the pipeline's Succeeded state for a batch given as a file list."""
+    return {
+        "status": "SUCCEEDED",
+        "batch_id": batch_id,
+        "files": files,
+        "gold_row_counts": GOLD_ROW_COUNTS,
+        "left_in_raw": [],
+        "continued": False,
+    }
+
+
+# A failed Glue run as Step Functions reports a failed startJobRun.sync: the job run as JSON,
+# with Glue's ErrorMessage (long, as Python tracebacks from Spark are).
+GLUE_RUN_FAILED = json.dumps(
+    {
+        "JobName": "lakehouse-staging-etl",
+        "JobRunState": "FAILED",
+        "ErrorMessage": "Py4JJavaError: " + "at org.apache.spark.scheduler.DAGScheduler " * 60,
+    }
+)
+# The execution's error and cause when the bronze layer's run failed twice (not on data quality).
+LAYER_FAILED_ERROR = "Pipeline.TaskFailed"
+LAYER_FAILED_CAUSE = f"bronze (attempt 2): {GLUE_RUN_FAILED}"
 
 
 # --------------------------------------------------------------------------- moto and the aws CLI
@@ -138,7 +152,7 @@ def moto_credentials(endpoint: str) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -155,7 +169,7 @@ def moto_server(log_dir: Path) -> Iterator[str]:
     server = VENV_BIN / "moto_server"
     if not server.exists():
         pytest.skip(f"moto_server is not installed next to {VENV_BIN}")
-    port = _free_port()
+    port = free_port()
     log = log_dir / "moto.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -208,16 +222,25 @@ def checkov_command() -> list[str]:
     pytest.skip("checkov is not installed and uv is not on PATH to run it")
 
 
-def run_checkov(directory: Path, framework: str) -> list[dict[str, Any]]:
-    """checkov's JSON reports for one framework over a directory; skips the calling test when
-    checkov cannot be installed (no registry) or does not report."""
+# What checkov scans: every template (cloudformation) and every workflow (github_actions).
+WORKFLOW_FILES = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+CHECKOV_FRAMEWORKS = {"cloudformation": TEMPLATES, "github_actions": WORKFLOW_FILES}
+
+
+@functools.cache
+def checkov_reports() -> dict[str, dict[str, Any]]:
+    """checkov's JSON report per framework, from one run over the templates and the workflows
+    (checkov takes most of its time starting up, so the two checks share one run); skips the
+    calling test when checkov cannot be installed (no registry) or does not report."""
+    files = [f.relative_to(REPO) for paths in CHECKOV_FRAMEWORKS.values() for f in paths]
     command = [
         *checkov_command(),
-        "--directory", str(directory), "--framework", framework,
+        *(arg for f in files for arg in ("--file", str(f))),
+        "--framework", *CHECKOV_FRAMEWORKS,
         "--skip-download", "--output", "json", "--compact",
     ]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     except subprocess.TimeoutExpired:
         pytest.skip("checkov did not install or run within 10 minutes")
     try:
@@ -225,4 +248,43 @@ def run_checkov(directory: Path, framework: str) -> list[dict[str, Any]]:
     except json.JSONDecodeError:
         # uv could not install it (no registry access) or checkov crashed before reporting.
         pytest.skip(f"checkov unavailable: {(done.stderr or done.stdout).strip()[-300:]}")
-    return report if isinstance(report, list) else [report]
+    reports = report if isinstance(report, list) else [report]
+    return {r["check_type"]: r for r in reports}
+
+
+def checkov_scanned(report: dict[str, Any]) -> set[str]:
+    """The files (repository paths) a checkov report has results for."""
+    results = report["results"]
+    checks = [c for kind in ("passed_checks", "failed_checks", "skipped_checks")
+              for c in results[kind]]  # fmt: skip
+    return {c["file_path"].lstrip("/") for c in checks}
+
+
+# --------------------------------------------------------------------------- node tools
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_tools() -> Path:
+    """tests/infrastructure/node/node_modules, installed from its package-lock.json with `npm ci`
+    when missing or stale; skips the calling test when node or npm is not available."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are needed for the reference JSONata and asl-validator")
+    wanted: dict[str, str] = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    modules = NODE_DIR / "node_modules"
+
+    def installed() -> bool:
+        for name, version in wanted.items():
+            manifest = modules / name / "package.json"
+            if not manifest.exists() or json.loads(manifest.read_text())["version"] != version:
+                return False
+        return True
+
+    if not installed():
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0 or not installed():
+            pytest.skip(f"npm ci failed in {NODE_DIR}: {(done.stderr or done.stdout)[-300:]}")
+    return modules

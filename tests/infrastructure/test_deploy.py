@@ -16,6 +16,9 @@ Developer notes on moto 5.2 (the emulator; none of this affects AWS):
   instead of returning an empty change set; deploy.sh treats that wording as "no changes".
 - A TemplateURL (deploy --s3-bucket) is only resolved when its host contains "localhost", so
   the endpoint is http://localhost:<port> although the server binds 127.0.0.1.
+- Every test here shares one server, running in the test process (ThreadedMotoServer), and
+  one deploy of `dev` (the `deployed` fixture); tests that need an environment of their own
+  use another ProjectName.
 - get_role_policy returns the policy document as a Python repr string, not JSON.
 """
 
@@ -25,6 +28,7 @@ import ast
 import json
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,15 +41,19 @@ from tests.infrastructure.support import (
     DEPLOY_SH,
     INFRA,
     REGION,
-    REPO,
     RUN_JOB,
     aws_env,
     boto_client,
+    free_port,
     moto_credentials,
-    moto_server,
 )
 
 PREFIX = f"lakehouse-dev-{ACCOUNT}-{REGION}"
+# The server runs in this process, so moto's notes on the resource types it skips (see above)
+# would show up as warnings of these tests.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Tried to parse .* not supported by moto:UserWarning"
+)
 
 
 def base_env(**overrides: str) -> dict[str, str]:
@@ -75,20 +83,30 @@ def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path: Path) -> None:
     out = done.stdout
     assert "dry run" in out
     for expected in (
-        "cloudformation deploy --stack-name lakehouse-dev-bootstrap",
+        "cloudformation deploy --stack-name lakehouse-dev-bootstrap"
+        " --role-arn arn:aws:iam::ACCOUNT_ID:role/cloudformation-lakehouse-dev",
         "uv build --wheel",
-        f"s3 cp --recursive --only-show-errors {REPO}/build/deploy/dev/glue/",
+        "s3 cp --recursive --only-show-errors --sse aws:kms --sse-kms-key-id arn:aws:kms:",
         "cloudformation package --template-file",
-        "cloudformation deploy --stack-name lakehouse-dev --template-file",
+        "cloudformation deploy --stack-name lakehouse-dev"
+        " --role-arn arn:aws:iam::ACCOUNT_ID:role/cloudformation-lakehouse-dev",
         "--capabilities CAPABILITY_NAMED_IAM",
-        "--no-fail-on-empty-changeset",
         "GlueWorkerCount=2",
         "Environment=dev",
         "--tags project=lakehouse environment=dev owner=data-platform"
         " lakehouse:environment=lakehouse-dev",
     ):
         assert expected in out, expected
-    assert out.count("--no-fail-on-empty-changeset") == 2
+    # Every stack change is a change set, created, printed, then executed.
+    assert out.count("--no-execute-changeset --no-fail-on-empty-changeset") == 2
+    # The ASL files and the packaged template are encrypted with the environment's key.
+    package = next(line for line in out.splitlines() if "cloudformation package" in line)
+    assert "--kms-key-id arn:aws:kms:" in package
+    main = next(line for line in out.splitlines() if "deploy --stack-name lakehouse-dev " in line)
+    assert "--kms-key-id arn:aws:kms:" in main
+    # The bootstrap stack carries no tags (its key is created without kms:TagResource).
+    bootstrap = next(line for line in out.splitlines() if "-bootstrap " in line)
+    assert "--tags" not in bootstrap
 
 
 def test_missing_parameter(tmp_path: Path) -> None:
@@ -116,6 +134,20 @@ def test_environment_tag_is_reserved(tmp_path: Path) -> None:
     params.write_text(json.dumps(config))
     line = error_line(deploy("--dry-run", "--params", str(params), "dev", env=base_env()))
     assert "sets the tag lakehouse:environment, which deploy.sh sets itself" in line
+
+
+def test_prod_needs_an_alert_email() -> None:
+    line = error_line(deploy("--dry-run", "prod", env=base_env()))
+    assert line.startswith("deploy.sh: error: AlertEmail is empty in ")
+
+
+def test_long_project_names_are_refused(tmp_path: Path) -> None:
+    config = json.loads((INFRA / "parameters" / "dev.json").read_text())
+    config["Parameters"]["ProjectName"] = "lakehouse-ab"  # 12 characters
+    params = tmp_path / "dev.json"
+    params.write_text(json.dumps(config))
+    line = error_line(deploy("--dry-run", "--params", str(params), "dev", env=base_env()))
+    assert "must match ^[a-z][a-z0-9-]{1,10}$ (bucket names stay within 63" in line
 
 
 def test_unknown_environment() -> None:
@@ -165,16 +197,68 @@ def test_aws_cli_pager_is_off() -> None:
 
 
 # --------------------------------------------------------------------------- moto integration
+# One moto server for the module, in this process, so that a test can also put a stack into a
+# state moto never reaches by itself (ROLLBACK_COMPLETE). Tests that need an environment of
+# their own use another project name (a parameter file with its own ProjectName).
 @pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://localhost:{port}"
+    try:
         yield endpoint
+    finally:
+        # The backends live in this process: leave nothing behind for later tests.
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+        ).close()
+        server.stop()
+
+
+def moto_env(endpoint: str) -> dict[str, str]:
+    return base_env(**moto_credentials(endpoint))
+
+
+def project_params(tmp_path: Path, project: str) -> Path:
+    config = json.loads((INFRA / "parameters" / "dev.json").read_text())
+    config["Parameters"]["ProjectName"] = project
+    params = tmp_path / f"{project}.json"
+    params.write_text(json.dumps(config))
+    return params
+
+
+def deploy_access(endpoint: str) -> None:
+    """What an administrator does once per environment: the access stack."""
+    done = subprocess.run(
+        ["aws", "cloudformation", "deploy", "--stack-name", "lakehouse-dev-access",
+         "--template-file", str(INFRA / "templates" / "access.yaml"),
+         "--capabilities", "CAPABILITY_NAMED_IAM",
+         "--parameter-overrides", "Environment=dev"],
+        capture_output=True, text=True, env=moto_env(endpoint), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_without_the_access_stack_deploy_says_what_to_do(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    params = project_params(tmp_path, "noaccess")
+    line = error_line(deploy("--params", str(params), "dev", env=moto_env(moto_endpoint)))
+    assert line.startswith(
+        "deploy.sh: error: no CloudFormation service role cloudformation-noaccess-dev: "
+        "an administrator deploys infrastructure/templates/access.yaml first"
+    ), line
 
 
 @pytest.fixture(scope="module")
 def deployed(moto_endpoint: str) -> dict[str, Any]:
     """Runs deploy.sh dev twice (the second run must change nothing) against moto."""
-    env = base_env(**moto_credentials(moto_endpoint))
+    deploy_access(moto_endpoint)
+    env = moto_env(moto_endpoint)
     first = deploy("dev", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     second = deploy("dev", env=env)
@@ -207,6 +291,8 @@ def test_stacks_deploy_and_redeploy_idempotently(deployed: dict[str, Any]) -> No
     for stack in ("lakehouse-dev-bootstrap", "lakehouse-dev"):
         assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     assert deployed["first"].stdout.count("Successfully created/updated stack") == 2
+    # Each change set was printed before it was executed.
+    assert deployed["first"].stdout.count("change set for lakehouse-dev") == 2
     assert deployed["second"].stdout.count("No changes to deploy") == 2
     assert "Successfully created/updated stack" not in deployed["second"].stdout
 
@@ -265,13 +351,13 @@ def test_glue_artifacts_uploaded(deployed: dict[str, Any]) -> None:
     names = {k.rsplit("/", 1)[1] for k in keys}
     wheel = next(n for n in names if n.endswith(".whl"))
     assert names == {"run_job.py", "requirements.txt", wheel}
+    head = s3.head_object(Bucket=bucket, Key=f"{prefix}/requirements.txt")
+    assert head["ServerSideEncryption"] == "aws:kms"
     assert wheel.startswith("etl-") and wheel.endswith("-py3-none-any.whl")
     body = s3.get_object(Bucket=bucket, Key=f"{prefix}/run_job.py")["Body"].read()
     assert body == RUN_JOB.read_bytes()
-    pins = s3.get_object(Bucket=bucket, Key=f"{prefix}/requirements.txt")["Body"].read().decode()
-    assert sorted(line.split("==")[0] for line in pins.split()) == [
-        "deltalake", "great-expectations", "openpyxl", "python-calamine",
-    ]  # fmt: skip
+    pins = s3.get_object(Bucket=bucket, Key=f"{prefix}/requirements.txt")["Body"].read()
+    assert pins == (INFRA / "glue" / "requirements.txt").read_bytes()
     # The stack points the (emulator-skipped) Glue job at exactly these artifacts.
     params = {
         p["ParameterKey"]: p["ParameterValue"]
@@ -300,7 +386,11 @@ def test_state_machine(deployed: dict[str, Any]) -> None:
     assert location["Bucket"] == f"{PREFIX}-artifacts"
     uploaded = client(deployed, "s3").get_object(Bucket=location["Bucket"], Key=location["Key"])
     assert uploaded["Body"].read() == ASL_FILE.read_bytes()
+    assert uploaded["ServerSideEncryption"] == "aws:kms"  # package --kms-key-id
+    assert uploaded["SSEKMSKeyId"] == key_arn(deployed)
     assert props["DefinitionSubstitutions"]["LandingBucket"] == {"Ref": "LandingBucket"}
+    maintenance = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:lakehouse-dev-maintenance"
+    assert sfn.describe_state_machine(stateMachineArn=maintenance)["type"] == "STANDARD"
 
 
 @pytest.mark.integration
@@ -334,6 +424,13 @@ def test_event_rules(deployed: dict[str, Any]) -> None:
     assert (target["Arn"], target["RoleArn"]) == (machine, trigger_role)
     assert target["InputTransformer"]["InputPathsMap"] == {"key": "$.detail.object.key"}
 
+    weekly = events.describe_rule(Name="lakehouse-dev-weekly-maintenance")
+    assert weekly["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
+    [target] = events.list_targets_by_rule(Rule="lakehouse-dev-weekly-maintenance")["Targets"]
+    assert target["Arn"].endswith(":stateMachine:lakehouse-dev-maintenance")
+    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:lakehouse-dev-trigger-dlq"
+    assert target["DeadLetterConfig"] == {"Arn": dlq}
+
     schedule = events.describe_rule(Name="lakehouse-dev-daily-sweep")
     assert schedule["ScheduleExpression"] == "cron(0 5 * * ? *)"
     assert schedule["State"] == "DISABLED"  # dev.json: no daily sweep in dev
@@ -357,6 +454,7 @@ def test_log_groups_have_retention(deployed: dict[str, Any]) -> None:
         "/aws-glue/lakehouse-dev/output": 30,
         "/aws/events/lakehouse-dev-glue-failures": 30,
         "/aws/vendedlogs/states/lakehouse-dev-pipeline": 30,
+        "/aws/vendedlogs/states/lakehouse-dev-maintenance": 30,
     }
 
 
@@ -397,7 +495,62 @@ def test_iam_roles_are_least_privilege(deployed: dict[str, Any]) -> None:
             resources = as_list(statement["Resource"])
             if "*" in resources:
                 assert statement.get("Sid") in wildcard_ok, (role, statement)
-    # The trigger role can start this state machine and nothing else.
+    # The trigger role can start the two state machines and nothing else.
     [start] = role_policy(iam, "lakehouse-dev-pipeline-trigger")["Statement"]
     assert start["Action"] == "states:StartExecution"
-    assert start["Resource"].endswith(":stateMachine:lakehouse-dev-pipeline")
+    assert sorted(r.rsplit(":", 1)[1] for r in start["Resource"]) == [
+        "lakehouse-dev-maintenance",
+        "lakehouse-dev-pipeline",
+    ]
+
+
+@pytest.mark.integration
+def test_review_prints_a_change_set_and_changes_nothing(
+    deployed: dict[str, Any], tmp_path: Path
+) -> None:
+    config = json.loads((INFRA / "parameters" / "dev.json").read_text())
+    config["Parameters"]["GlueWorkerCount"] = "3"
+    params = tmp_path / "dev.json"
+    params.write_text(json.dumps(config))
+    env = moto_env(deployed["endpoint"])
+    done = deploy("--review", "--params", str(params), "dev", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "change set for lakehouse-dev (existing stack): arn:" in done.stdout
+    assert "review only: to apply exactly this change set, run aws cloudformation" in done.stdout
+    assert "Successfully created/updated stack" not in done.stdout
+    cfn = client(deployed, "cloudformation")
+    [stack] = cfn.describe_stacks(StackName="lakehouse-dev")["Stacks"]
+    workers = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert workers["GlueWorkerCount"] == "2"  # not executed
+    pending = cfn.list_change_sets(StackName="lakehouse-dev")["Summaries"]
+    assert any(c["ExecutionStatus"] == "AVAILABLE" for c in pending)
+
+
+@pytest.mark.integration
+def test_a_stack_left_in_rollback_complete_stops_the_deploy_with_what_to_do(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """moto never rolls a stack back, so the state is set on its in-process backend, the way a
+    failed first create leaves it on AWS; deploy.sh reads it through DescribeStacks. The
+    environment is a project of its own, with the service role its access stack would make."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    boto_client(moto_endpoint, "iam").create_role(
+        RoleName="cloudformation-rollback-dev", AssumeRolePolicyDocument="{}"
+    )
+    cfn = boto_client(moto_endpoint, "cloudformation")
+    cfn.create_stack(
+        StackName="rollback-dev-bootstrap",
+        TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}),
+    )
+    backend = cloudformation_backends[ACCOUNT][REGION]
+    [stack] = [s for s in backend.stacks.values() if s.name == "rollback-dev-bootstrap"]
+    stack.status = "ROLLBACK_COMPLETE"
+    params = project_params(tmp_path, "rollback")
+    line = error_line(deploy("--params", str(params), "dev", env=moto_env(moto_endpoint)))
+    assert line.startswith(
+        "deploy.sh: error: stack rollback-dev-bootstrap is in ROLLBACK_COMPLETE: its first "
+        "create failed and it can only be deleted."
+    ), line
+    assert "aws cloudformation delete-stack --stack-name rollback-dev-bootstrap --role-arn" in line
+    assert "then run deploy.sh again" in line

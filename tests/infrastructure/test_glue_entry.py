@@ -12,7 +12,8 @@ from types import ModuleType
 
 import pytest
 
-from tests.infrastructure.support import JOB_DEPENDENCIES, REPO, RUN_JOB
+from etl.registry import JOB_NAMES
+from tests.infrastructure.support import REPO, RUN_JOB
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_files_are_optional(run_job: ModuleType) -> None:
 
 
 def test_job_list_and_module_names(run_job: ModuleType) -> None:
-    assert set(run_job.JOBS) == set(JOB_DEPENDENCIES)
+    assert set(run_job.JOBS) == set(JOB_NAMES)
     assert run_job.module_name("silver.order_items") == "etl.silver.order_items_etl"
     with pytest.raises(ValueError, match="unknown job"):
         run_job.load_job("silver.nope")
@@ -79,7 +80,7 @@ def test_job_list_matches_etl_jobs(run_job: ModuleType) -> None:
     assert tuple(JOBS) == run_job.JOBS
 
 
-@pytest.mark.parametrize("job", sorted(JOB_DEPENDENCIES))
+@pytest.mark.parametrize("job", JOB_NAMES)
 def test_each_job_module_has_a_main(run_job: ModuleType, job: str) -> None:
     name = run_job.module_name(job)
     try:

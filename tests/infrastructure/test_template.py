@@ -37,7 +37,16 @@ def test_glue_job(resources: dict[str, Any]) -> None:
     assert sub(args["--additional-python-modules"]).endswith("/${ArtifactsPrefix}/requirements.txt")
     assert args["--python-modules-installer-option"] == "-r"
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    # Glue 4.0-and-earlier logging flags: Glue 5.0 logs in real time and ignores them.
+    for flag in (
+        "--enable-continuous-cloudwatch-log",
+        "--enable-continuous-log-filter",
+        "--continuous-log-logGroup",
+        "--continuous-log-logStreamPrefix",
+        "--continuous-log-conversionPattern",
+    ):
+        assert flag not in args, flag
+    assert sub(args["--custom-logGroup-prefix"]) == "/aws-glue/${ProjectName}-${Environment}"
     assert "io.delta.sql.DeltaSparkSessionExtension" in args["--conf"]
     assert sub(job["Command"]["ScriptLocation"]).endswith("/${ArtifactsPrefix}/run_job.py")
     assert job["SecurityConfiguration"] == {"Ref": "GlueSecurityConfiguration"}
@@ -67,7 +76,7 @@ def test_silver_and_gold_are_native_delta_tables_without_manifests() -> None:
 
 def test_log_groups_are_encrypted_and_expire(resources: dict[str, Any]) -> None:
     groups = of_type(resources, "AWS::Logs::LogGroup")
-    assert len(groups) == 4
+    assert len(groups) == 5
     for name, group in groups.items():
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
         assert group["KmsKeyId"] == {"Ref": "KmsKeyArn"}, name
@@ -75,12 +84,14 @@ def test_log_groups_are_encrypted_and_expire(resources: dict[str, Any]) -> None:
 
 def test_alarms_notify_the_alerts_topic(resources: dict[str, Any]) -> None:
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
-    metrics = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
+    metrics = {(a.get("Namespace"), a.get("MetricName")) for a in alarms.values()}
     assert metrics == {
         ("AWS/States", "ExecutionsFailed"),
         ("AWS/States", "ExecutionsTimedOut"),
         ("AWS/States", "ExecutionsAborted"),
         ("AWS/Events", "TriggeredRules"),  # Glue job runs that failed, timed out or errored
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # the triggers' dead letters
+        (None, None),  # maintenance: failed + timed out + aborted (metric math)
     }
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}], name
@@ -93,6 +104,19 @@ def test_triggers(resources: dict[str, Any]) -> None:
     assert marker["Targets"][0]["Arn"] == {"Ref": "PipelineStateMachine"}
     schedule = rules["DailyScheduleRule"]
     assert schedule["ScheduleExpression"] == {"Ref": "DailyScheduleExpression"}
+    maintenance = rules["MaintenanceScheduleRule"]
+    assert maintenance["Targets"][0]["Arn"] == {"Ref": "MaintenanceStateMachine"}
+    # Every trigger retries for a day, then leaves the event in the alarmed dead-letter queue.
+    for name, rule in rules.items():
+        if name == "GlueFailureRule":
+            continue
+        [target] = rule["Targets"]
+        dead_letters = {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}
+        assert target["DeadLetterConfig"] == {"Arn": dead_letters}
+        assert target["RetryPolicy"] == {
+            "MaximumRetryAttempts": 185,
+            "MaximumEventAgeInSeconds": 86400,
+        }, name
     landing = resources["LandingBucket"]["Properties"]
     assert landing["NotificationConfiguration"]["EventBridgeConfiguration"] == {
         "EventBridgeEnabled": True
