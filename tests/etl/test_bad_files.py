@@ -19,8 +19,9 @@ from openpyxl import load_workbook
 from openpyxl.chart import BarChart, Reference
 from pyspark.sql import SparkSession
 
-from etl.jobs import JobContext, new_context
-from etl.pipeline import main, run_pipeline, select_jobs
+from etl.cli import new_context
+from etl.pipeline import main, run_pipeline
+from etl.runner import JobContext
 from etl.settings import Settings
 from tests.helpers import (
     ITEM_COLUMNS,
@@ -226,7 +227,7 @@ def good_lakehouse(
     root = tmp_path_factory.mktemp("bad_files")
     source, lakehouse = write_sources(root / "source"), root / "lakehouse"
     settings = Settings(source_dir=str(source), lakehouse_dir=str(lakehouse), validate=False)
-    run_pipeline(new_context(settings, spark), select_jobs())
+    run_pipeline(new_context(settings, spark))
     return source, lakehouse
 
 
@@ -297,7 +298,7 @@ def test_unusual_but_valid_files_are_read_correctly(
         source_dir=str(source), lakehouse_dir=str(tmp_path / "lakehouse"), validate=False
     )
     ctx: JobContext = new_context(settings, spark)
-    run_pipeline(ctx, select_jobs())
+    run_pipeline(ctx)
 
     bronze = ctx.store.read(ctx.path("bronze", "products")).orderBy("_source_row").collect()
     assert [(r["product_id"], r["product_name"], r["_extra"]) for r in bronze] == [

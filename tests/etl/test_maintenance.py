@@ -10,7 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from etl import maintenance
-from etl.jobs import JobContext
+from etl.runner import JobContext
 from tests.conftest import SAMPLE_DATA
 
 

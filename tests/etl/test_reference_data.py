@@ -16,8 +16,9 @@ from openpyxl import load_workbook
 from pyspark.sql import SparkSession
 
 from etl.accounting import balances
-from etl.jobs import JobContext, new_context
-from etl.pipeline import run_pipeline, select_jobs
+from etl.cli import new_context
+from etl.pipeline import run_pipeline
+from etl.runner import JobContext
 from etl.settings import Settings
 from tests.conftest import REFERENCE_DATA
 
@@ -65,7 +66,7 @@ def lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> 
         validate=False,  # figures only; validation is tested on the sample lakehouse
     )
     ctx = new_context(settings, spark)
-    run_pipeline(ctx, select_jobs())
+    run_pipeline(ctx)
     return ctx
 
 

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from etl.analytics.engine import QueryResult, run_query
 from etl.analytics.named_queries import NamedQuery, load_named_queries, named_query
-from etl.jobs import JobContext
+from etl.runner import JobContext
 
 QUERIES = load_named_queries()
 

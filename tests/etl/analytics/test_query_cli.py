@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from etl.analytics.named_queries import ATHENA_SQL_DIR
-from etl.jobs import JobContext
 from etl.query import main
+from etl.runner import JobContext
 
 SQL = "SELECT order_date, total_orders, total_revenue FROM gold.daily_sales ORDER BY order_date"
 

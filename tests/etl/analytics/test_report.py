@@ -13,8 +13,8 @@ import pytest
 
 from etl.analytics.dashboard import Quality, collect, collect_quality, render
 from etl.analytics.engine import table_exists
-from etl.jobs import JobContext
 from etl.report import default_output, main
+from etl.runner import JobContext
 from etl.settings import Settings
 
 CHARTS = (

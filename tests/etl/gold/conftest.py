@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import SparkSession
 
-from etl.gold.job import Silver
+from etl.gold.job import Tables
 
 D1, D2 = dt.date(2025, 4, 1), dt.date(2025, 4, 2)
 ORDERS = (
@@ -23,7 +23,7 @@ PRODUCTS = "product_id bigint, department_id int, department string, product_nam
 
 
 @pytest.fixture
-def silver(spark: SparkSession) -> Silver:
+def silver(spark: SparkSession) -> Tables:
     t100, t101 = dt.datetime(2025, 4, 1, 10), dt.datetime(2025, 4, 1, 11)
     t102 = dt.datetime(2025, 4, 2, 9)
     orders = spark.createDataFrame(
@@ -46,4 +46,4 @@ def silver(spark: SparkSession) -> Silver:
     products = spark.createDataFrame(
         [(1, 1, "Books", "P1"), (2, 1, "Home", "P2"), (3, 2, "Home", "P3")], PRODUCTS
     )
-    return Silver(orders=orders, order_items=items, products=products)
+    return {"orders": orders, "order_items": items, "products": products}

@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from etl.gold.customer_insights_etl import build, segment
-from etl.gold.job import Silver
+from etl.gold.job import Tables
 
 SCHEMA = (
     "user_id bigint, total_orders bigint, total_spend decimal(18,2), "
@@ -18,7 +18,7 @@ SCHEMA = (
 )
 
 
-def test_customer_insights(spark: SparkSession, silver: Silver) -> None:
+def test_customer_insights(spark: SparkSession, silver: Tables) -> None:
     t100, t101, t102 = (
         dt.datetime(2025, 4, 1, 10),
         dt.datetime(2025, 4, 1, 11),

@@ -6,7 +6,7 @@ from chispa import assert_approx_df_equality
 from pyspark.sql import SparkSession
 
 from etl.gold.daily_sales_etl import build
-from etl.gold.job import Silver
+from etl.gold.job import Tables
 from tests.etl.gold.conftest import D1, D2
 
 SCHEMA = (
@@ -16,7 +16,7 @@ SCHEMA = (
 )
 
 
-def test_daily_sales(spark: SparkSession, silver: Silver) -> None:
+def test_daily_sales(spark: SparkSession, silver: Tables) -> None:
     expected_df = spark.createDataFrame(
         [
             # 30.01 / 2 = 15.005 rounds half up

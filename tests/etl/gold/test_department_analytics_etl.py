@@ -4,7 +4,7 @@ from chispa import assert_approx_df_equality
 from pyspark.sql import SparkSession
 
 from etl.gold.department_analytics_etl import build
-from etl.gold.job import Silver
+from etl.gold.job import Tables
 
 SCHEMA = (
     "department string, units_sold bigint, order_count bigint, unique_customers bigint, "
@@ -12,7 +12,7 @@ SCHEMA = (
 )
 
 
-def test_department_analytics_groups_by_name(spark: SparkSession, silver: Silver) -> None:
+def test_department_analytics_groups_by_name(spark: SparkSession, silver: Tables) -> None:
     expected_df = spark.createDataFrame(
         [("Books", 3, 3, 2, 2 / 3, 1, 0.75), ("Home", 1, 1, 1, 1.0, 1, 0.25)], SCHEMA
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from chispa import assert_approx_df_equality
 from pyspark.sql import SparkSession
 
-from etl.gold.job import Silver
+from etl.gold.job import Tables
 from etl.gold.product_performance_etl import build
 from tests.etl.gold.conftest import D1, D2
 
@@ -14,7 +14,7 @@ SCHEMA = (
 )
 
 
-def test_product_performance_includes_unsold_products(spark: SparkSession, silver: Silver) -> None:
+def test_product_performance_includes_unsold_products(spark: SparkSession, silver: Tables) -> None:
     expected_df = spark.createDataFrame(
         [
             (1, "P1", "Books", 3, 3, 2, 2 / 3, 1.0, D1, D2),

@@ -18,11 +18,13 @@ from chispa import assert_df_equality
 from openpyxl import Workbook, load_workbook
 from pyspark.sql import DataFrame, SparkSession
 
+from etl.cli import new_context
 from etl.contracts import CONTRACTS, Severity
-from etl.jobs import JobContext, new_context
-from etl.pipeline import run_pipeline, select_jobs
+from etl.pipeline import run_pipeline
 from etl.quality.row_rules import catalogue
-from etl.settings import DATASETS, GOLD_TABLES, Settings
+from etl.registry import datasets, gold_tables
+from etl.runner import JobContext
+from etl.settings import Settings
 from tests.conftest import REPO
 
 Location = tuple[str, str, str | None, int]
@@ -45,7 +47,7 @@ def generate(out: Path) -> dict[str, Any]:
 def build(spark: SparkSession, source: Path, lakehouse: Path) -> JobContext:
     settings = Settings(source_dir=str(source), lakehouse_dir=str(lakehouse), validate=False)
     ctx = new_context(settings, spark)
-    run_pipeline(ctx, select_jobs())
+    run_pipeline(ctx)
     return ctx
 
 
@@ -101,7 +103,7 @@ def test_quarantine_holds_exactly_the_planted_rows_with_their_reasons(
         for e in manifest["quarantine"]
     }
     actual: dict[Location, list[str]] = {}
-    for dataset in DATASETS:
+    for dataset in datasets():
         rows = dirty.store.read(dirty.path("quarantine", dataset)).collect()
         for r in rows:
             where = (dataset, r["_source_file"], sheet_of(r["_source_sheet"]), r["_source_row"])
@@ -121,7 +123,7 @@ def test_every_planted_reason_appears(
     planted_codes = {(e["dataset"], c) for e in manifest["quarantine"] for c in e["reasons"]}
     assert len(planted_codes) == 35
     seen = set()
-    for dataset in DATASETS:
+    for dataset in datasets():
         df = dirty.store.read(dirty.path("quarantine", dataset))
         seen |= {(dataset, c) for r in df.select("reasons").collect() for c in r["reasons"]}
     assert seen == planted_codes
@@ -147,7 +149,7 @@ def payload(df: DataFrame) -> DataFrame:
 
 
 @pytest.mark.parametrize(
-    "table", [("silver", d) for d in DATASETS] + [("gold", t) for t in GOLD_TABLES]
+    "table", [("silver", d) for d in datasets()] + [("gold", t) for t in gold_tables()]
 )
 def test_clean_rows_reach_silver_and_gold_unchanged(
     planted: tuple[dict[str, Any], JobContext, JobContext], table: tuple[str, str]

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from etl.jobs import JobContext
 from etl.quality import rules_doc
 from etl.quality.data_docs import SITE, STYLE, render_index, strip_external
-from etl.settings import DATASETS, GOLD_TABLES
+from etl.registry import datasets, gold_tables
+from etl.runner import JobContext
 from etl.silver import orders_etl
 from tests.conftest import SAMPLE_DATA
 
-TABLES = {f"silver.{d}" for d in DATASETS} | {f"gold.{t}" for t in GOLD_TABLES}
+TABLES = {f"silver.{d}" for d in datasets()} | {f"gold.{t}" for t in gold_tables()}
 
 
 def test_rules_doc_matches_the_contracts() -> None:
