@@ -18,13 +18,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from etl.jobs import exit_code
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from etl import registry
 from etl.contracts import CONTRACTS
-from etl.errors import DataQualityError, EtlError, SourceFileError
+from etl.errors import DataQualityError, EtlError, ExitCode, SourceFileError
 from etl.gold.job import GoldTable
 from etl.maintenance import maintained_tables
 from etl.settings import DEFAULT_VACUUM_RETENTION_HOURS
@@ -254,13 +253,13 @@ def test_flags_in_etl_processes_exist() -> None:
 
 
 def test_exit_codes_match_the_code() -> None:
-    assert exit_code(SourceFileError("f.csv", "bad")) == 2
-    assert exit_code(EtlError("bad")) == 2
-    assert exit_code(DataQualityError("bad")) == 3
+    assert SourceFileError("f.csv", "bad").exit_code == ExitCode.BAD_INPUT == 2
+    assert EtlError("bad").exit_code == 2
+    assert DataQualityError("bad").exit_code == 3
     text = read("etl_processes.md")
     rows = [cells(line) for line in text.splitlines() if line.startswith("| `")]
-    table = {r[0].strip("`"): r[1] for r in rows if re.fullmatch(r"`\d`", r[0]) and len(r) > 1}
-    assert sorted(table) == ["0", "1", "2", "3"]
+    table = {r[0].strip("`"): r[1] for r in rows if re.fullmatch(r"`\d+`", r[0]) and len(r) > 1}
+    assert sorted(table, key=int) == [str(int(c)) for c in ExitCode]
     assert "unbalanced" in table["1"].lower() or "UNBALANCED" in table["1"]
     assert "expectation" in table["3"]
 
