@@ -32,7 +32,7 @@ from etl.settings import (
     resolve_settings,
     unknown_variables,
 )
-from etl.sources import check_structure, file_sha256
+from etl.sources import check_structure, file_sha256, require_source_files
 from etl.spark import get_spark
 from etl.storage import get_table_store
 from etl.summary import format_summary
@@ -77,22 +77,18 @@ def preflight(ctx: JobContext, jobs: Sequence[Job[Any, Any]]) -> None:
     """Check every new source file a bronze job will read before any job writes anything;
     refuse a first run that would ingest nothing."""
     bronze = [j for j in jobs if isinstance(j, BronzeJob)]
-    found = 0
+    if not bronze:
+        return
+    if not any(ctx.store.exists(ctx.path(j.spec.output)) for j in bronze):
+        require_source_files(ctx.settings.source_dir, ctx.settings.files)
     for job in bronze:
         known = audit.ingested_files(ctx, job.contract.dataset)
         for file in job.files(ctx):
-            found += 1
             local = not file.uri.startswith("s3://")
             if local and (file.name, file_sha256(file.uri)) in known:
                 continue
             contract = job.contract
             check_structure(file, contract.source_columns, contract.numeric_source_columns)
-    if bronze and not found and not any(ctx.store.exists(ctx.path(j.spec.output)) for j in bronze):
-        where = ", ".join(ctx.settings.files) or ctx.settings.source_dir
-        raise EtlError(
-            f"no source files found in {where}; a file's name must start with (or sit in a "
-            "folder named) products, orders or order_items and end in .csv, .xlsx or .xlsm"
-        )
 
 
 def execute(ctx: JobContext, jobs: Sequence[Job[Any, Any]], command: str) -> list[JobResult]:

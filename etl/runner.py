@@ -154,8 +154,9 @@ Out = TypeVar("Out")
 class Job(Protocol, Generic[In, Out]):
     spec: JobSpec
 
-    def expectations(self) -> list[Check]:
-        """The table expectations `check` runs (empty for bronze)."""
+    def expectations(self, ctx: JobContext | None = None) -> list[Check]:
+        """The table expectations `check` runs (empty for bronze); with a run's context, as
+        that run sets them (its future horizon)."""
         ...
 
     def read(self, ctx: JobContext) -> In | NothingNew: ...

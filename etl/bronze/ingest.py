@@ -150,7 +150,7 @@ class BronzeJob:
             description=f"every {dataset} source file, as text, with lineage",
         )
 
-    def expectations(self) -> list[Check]:
+    def expectations(self, ctx: JobContext | None = None) -> list[Check]:
         return []
 
     def files(self, ctx: JobContext) -> list[SourceFile]:

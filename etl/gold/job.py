@@ -94,7 +94,7 @@ class GoldJob:
             description=table.description,
         )
 
-    def expectations(self) -> list[Check]:
+    def expectations(self, ctx: JobContext | None = None) -> list[Check]:
         return list(self.table.checks)
 
     # ------------------------------------------------------------------------------- read

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, date
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -34,7 +35,7 @@ from etl.bookkeeping import (
 from etl.contracts import Contract
 from etl.errors import EtlError
 from etl.quality.expectations import Check, silver_checks
-from etl.quality.row_rules import check, rejected_rows, valid_rows
+from etl.quality.row_rules import check, rejected_rows, rules_for, valid_rows
 from etl.quality.validate import validate
 from etl.runner import DQ_RESULTS, RUNS, JobContext, JobResult, JobSpec, NothingNew
 from etl.silver.conform import (
@@ -92,8 +93,14 @@ class SilverJob:
             description=contract.description,
         )
 
-    def expectations(self) -> list[Check]:
-        return silver_checks(self.contract)
+    def expectations(self, ctx: JobContext | None = None) -> list[Check]:
+        if ctx is None:
+            return silver_checks(self.contract)
+        return silver_checks(self.contract, rules_for(self.contract, *self._horizon(ctx)))
+
+    def _horizon(self, ctx: JobContext) -> tuple[int, date]:
+        """The future horizon and the date it counts from: the run's start (UTC)."""
+        return ctx.settings.future_horizon_days, ctx.started_at.astimezone(UTC).date()
 
     # ------------------------------------------------------------------------------- read
 
@@ -176,7 +183,8 @@ class SilverJob:
         if batch.retry and batch.quarantine_version is not None:
             rows = rows.unionByName(self._retry_rows(ctx, batch.quarantine_version))
         parents = self._parents(ctx, batch.parents)
-        batch.checked = rows.transform(check(self.contract, parents)).cache()
+        rules = check(self.contract, parents, *self._horizon(ctx))
+        batch.checked = rows.transform(rules).cache()
         batch.stats = batch_stats(batch.checked)
         batch.latest = (
             valid_rows(batch.checked)
@@ -192,7 +200,7 @@ class SilverJob:
         if batch.latest is None or not ctx.settings.validate:
             return
         views = self._parents(ctx, batch.parents)
-        validate(ctx, self.silver, batch.latest, self.expectations(), batch.input, views)
+        validate(ctx, self.silver, batch.latest, self.expectations(ctx), batch.input, views)
 
     # ------------------------------------------------------------------------------ write
 
@@ -288,7 +296,7 @@ class SilverJob:
         when a crash interrupted it)."""
         parents = self._parents(ctx, {k: int(v) for k, v in release["parents"].items()})
         retried = self._retry_rows(ctx, int(release["quarantine_version"]))
-        valid = valid_rows(retried.transform(check(self.contract, parents)))
+        valid = valid_rows(retried.transform(check(self.contract, parents, *self._horizon(ctx))))
         hashes = valid.select("_row_hash").distinct().withColumn("_op", F.lit("delete"))
         label = ctx.commit(RELEASE, for_run=for_run)
         merged = ctx.store.merge(hashes, ctx.path(self.quarantine), DELETE_BY_HASH, label)
