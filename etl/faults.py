@@ -6,6 +6,8 @@
   `<job>` to `<table>` (`silver/orders`, `_audit/runs`, ...), the process
   - `exit`: dies at once with `os._exit(FAULT_EXIT_CODE)`, as a `kill -9` would (nothing is
     cleaned up, the lock is left behind);
+  - `raise`: raises `SimulatedCrash` (a BaseException nothing in the jobs catches), which ends
+    the run where it stands: the tests' quick way to stop at a commit point in-process;
   - `wait=<path>`: waits until the file `<path>` exists (a stand-in for a slow run).
 """
 
@@ -20,9 +22,13 @@ from dataclasses import dataclass
 FAULT_EXIT_CODE = 86
 
 
+class SimulatedCrash(BaseException):
+    """The run stops right after a commit, as if killed (the `raise` fault)."""
+
+
 @dataclass(frozen=True)
 class Fault:
-    action: str  # exit | wait
+    action: str  # exit | raise | wait
     job: str
     table: str
     occurrence: int = 1
@@ -34,7 +40,7 @@ class Fault:
         action, _, argument = action.partition("=")
         where, _, nth = where.partition("#")
         job, _, table = where.partition(":")
-        if action not in ("exit", "wait") or not job or not table:
+        if action not in ("exit", "raise", "wait") or not job or not table:
             raise ValueError(f"ETL_FAULT={text!r}: expected exit@<job>:<table>[#n]")
         return Fault(action, job, table, int(nth or 1), argument)
 
@@ -60,6 +66,8 @@ def commit_hook(lakehouse_dir: str, current_job: Callable[[], str]) -> Callable[
         ):
             if fault.action == "exit":
                 os._exit(FAULT_EXIT_CODE)
+            if fault.action == "raise":
+                raise SimulatedCrash(f"{job} stopped after its commit to {table}")
             while not os.path.exists(fault.argument):
                 time.sleep(0.05)
 

@@ -189,6 +189,16 @@ def stage(job: str, name: str) -> Iterator[Stage]:
 SideRecords = Callable[["JobContext", JobSpec, JobResult], None]
 
 
+def written_versions(ctx: JobContext, spec: JobSpec) -> dict[str, int]:
+    """The version of every table the job writes (but its audit row's own table), as the job
+    left them: what `etl.restore` goes back to."""
+    return {
+        t: ctx.store.version(ctx.path(t))
+        for t in spec.writes
+        if t != RUNS and ctx.store.exists(ctx.path(t))
+    }
+
+
 def run_job(job: Job[Any, Any], ctx: JobContext, record: SideRecords) -> JobResult:
     """Run one job's four stages; `record` writes its audit row after it published."""
     spec = job.spec
@@ -200,6 +210,7 @@ def run_job(job: Job[Any, Any], ctx: JobContext, record: SideRecords) -> JobResu
     if isinstance(inputs, NothingNew):
         result = JobResult(spec.name, ctx.path(spec.output), status="nothing new")
         result.skipped_files = inputs.skipped_files
+        result.seconds = round(time.perf_counter() - started, 2)
     else:
         with stage(spec.name, "transform"):
             output = job.transform(ctx, inputs)
@@ -208,9 +219,10 @@ def run_job(job: Job[Any, Any], ctx: JobContext, record: SideRecords) -> JobResu
         with stage(spec.name, "write") as s:
             result = job.write(ctx, output)
             s.rows = result.written
+        result.table_versions = written_versions(ctx, spec)
+        result.version = result.table_versions.get(spec.output)
         result.seconds = round(time.perf_counter() - started, 2)
         record(ctx, spec, result)
-    result.seconds = round(time.perf_counter() - started, 2)
     log.info(
         "%s: %s: read %d, inserted %d, updated %d, rejected %d, duplicates %d in %.1fs",
         spec.name,

@@ -224,8 +224,4 @@ class BronzeJob:
         result.duplicates = result.rows_read - merged.inserted
         result.version = merged.version
         record_files(ctx, self.contract.dataset, parsed.files)
-        result.table_versions = {
-            self.spec.output: merged.version,
-            INGESTED_FILES: ctx.store.version(ctx.path(INGESTED_FILES)),
-        }
         return result

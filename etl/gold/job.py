@@ -201,8 +201,6 @@ class GoldJob:
             merged.updated,
             merged.deleted,
         )
-        result.version = ctx.store.version(ctx.path(self.output))
-        result.table_versions = {self.output: result.version}
         for frame in (batch.built, batch.keys):
             if frame is not None:
                 frame.unpersist()

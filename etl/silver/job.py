@@ -214,12 +214,6 @@ class SilverJob:
             batch.latest.unpersist()
         else:
             result.status = "repaired"
-        result.table_versions = {
-            t: ctx.store.version(ctx.path(t))
-            for t in (self.silver, self.quarantine)
-            if ctx.store.exists(ctx.path(t))
-        }
-        result.version = result.table_versions.get(self.silver)
         return result
 
     def _publish(self, ctx: JobContext, batch: SilverBatch, result: JobResult) -> None:

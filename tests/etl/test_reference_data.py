@@ -19,14 +19,12 @@ from etl.accounting import balances
 from etl.cli import new_context
 from etl.pipeline import run_pipeline
 from etl.runner import JobContext
-from etl.settings import Settings
-from tests.conftest import REFERENCE_DATA
+from etl.settings import BACKENDS, Settings
+from tests.conftest import REFERENCE_DATA, reference_data_missing
 
 pytestmark = [
     pytest.mark.reference_data,
-    pytest.mark.skipif(
-        not REFERENCE_DATA.is_dir(), reason=f"reference data not found at {REFERENCE_DATA}"
-    ),
+    pytest.mark.skipif(reference_data_missing() is not None, reason=str(reference_data_missing())),
 ]
 CENT = Decimal("0.01")
 
@@ -58,11 +56,15 @@ def source() -> dict[str, pd.DataFrame]:
     return {"orders": orders, "items": items, "products": products}
 
 
-@pytest.fixture(scope="module")
-def lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
+@pytest.fixture(scope="module", params=BACKENDS)
+def lakehouse(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> JobContext:
+    """The real files through the whole pipeline, once per backend."""
     settings = Settings(
         source_dir=str(REFERENCE_DATA),
         lakehouse_dir=str(tmp_path_factory.mktemp("april")),
+        backend=request.param,
         validate=False,  # figures only; validation is tested on the sample lakehouse
     )
     ctx = new_context(settings, spark)

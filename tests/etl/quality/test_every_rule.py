@@ -24,8 +24,9 @@ from etl.pipeline import run_pipeline
 from etl.quality.row_rules import catalogue
 from etl.registry import datasets, gold_tables
 from etl.runner import JobContext
-from etl.settings import Settings
+from etl.settings import Backend, Settings
 from tests.conftest import REPO
+from tests.etl.conftest import DATA_TABLES, assert_same_rows
 
 Location = tuple[str, str, str | None, int]
 
@@ -44,8 +45,12 @@ def generate(out: Path) -> dict[str, Any]:
     return manifest
 
 
-def build(spark: SparkSession, source: Path, lakehouse: Path) -> JobContext:
-    settings = Settings(source_dir=str(source), lakehouse_dir=str(lakehouse), validate=False)
+def build(
+    spark: SparkSession, source: Path, lakehouse: Path, backend: Backend = "delta-rs"
+) -> JobContext:
+    settings = Settings(
+        source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend, validate=False
+    )
     ctx = new_context(settings, spark)
     run_pipeline(ctx)
     return ctx
@@ -188,3 +193,17 @@ def test_every_error_rule_of_the_contracts_is_planted(
     }
     assert planted_codes <= error_rules
     assert error_rules - planted_codes == NOT_PLANTED
+
+
+def test_delta_spark_gives_the_same_tables(
+    spark: SparkSession,
+    planted: tuple[dict[str, Any], JobContext, JobContext],
+    tmp_path: Path,
+) -> None:
+    _, dirty, _ = planted
+    source = Path(dirty.settings.source_dir)
+    on_spark = build(spark, source, tmp_path / "lake", "delta-spark")
+    for table in DATA_TABLES:
+        assert_same_rows(
+            on_spark.store.read(on_spark.path(table)), dirty.store.read(dirty.path(table))
+        )

@@ -1,0 +1,224 @@
+"""A run stopped right after any commit, then run again, ends in exactly the tables a clean run
+gives, with the accounting balanced and no audit row recorded twice.
+
+`ETL_FAULT` (etl.faults) stops the run right after a chosen commit of a chosen job. The default
+suite stops once after the publishing commit of every job (in-process, on both backends) and
+once with a real hard exit (`os._exit`, in a subprocess: the lock is left behind and taken
+over); the full sweep over every commit point of every job, each a hard exit in a subprocess,
+is marked `fault_sweep` and run by .ci/run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl.accounting import balances
+from etl.cli import new_context
+from etl.faults import FAULT_EXIT_CODE, SimulatedCrash
+from etl.pipeline import run_pipeline
+from etl.registry import RUNNABLE
+from etl.runner import JobContext
+from etl.settings import Backend, Settings
+from tests.conftest import REPO
+from tests.etl.conftest import DATA_TABLES, assert_same_rows
+from tests.helpers import (
+    ITEM_COLUMNS,
+    ORDER_COLUMNS,
+    item,
+    order,
+    write_csv,
+    write_sources,
+    write_workbook,
+)
+
+
+def full_drop(source: Path) -> None:
+    """A later drop that gives every job work: a renamed and a new product, a corrected order,
+    the orphan line's order, and a new line."""
+    write_csv(
+        source / "products_may.csv",
+        "product_id,department_id,department,product_name\n2,1,Garden,Product_2\n4,3,Toys,P4\n",
+    )
+    write_workbook(
+        source / "orders_may_2025.xlsx",
+        {
+            "2025-04-01": [
+                ORDER_COLUMNS,
+                order(10001, 1002, "2025-04-01T15:30:00", 99.99),
+                order(10099, 1009, "2025-04-01T13:00:00", 5),
+            ]
+        },
+    )
+    write_workbook(
+        source / "order_items_may_2025.xlsx",
+        {"2025-04-01": [ITEM_COLUMNS, item(6, 10099, 1009, 4, "2025-04-01T13:00:00")]},
+    )
+
+
+@dataclass
+class Lake:
+    source: Path
+    lakehouse: Path
+    backend: Backend
+
+    def context(self, spark: SparkSession) -> JobContext:
+        settings = Settings(
+            source_dir=str(self.source),
+            lakehouse_dir=str(self.lakehouse),
+            backend=self.backend,
+            validate=False,
+        )
+        return new_context(settings, spark)
+
+
+def make_lake(root: Path, backend: Backend) -> Lake:
+    return Lake(write_sources(root / "source"), root / "lakehouse", backend)
+
+
+@pytest.fixture(scope="module")
+def clean(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> dict[Backend, JobContext]:
+    """What two clean runs (the sources, then the drop) give, per backend."""
+    built = {}
+    for backend in ("delta-rs", "delta-spark"):
+        lake = make_lake(tmp_path_factory.mktemp(f"clean-{backend}"), backend)
+        run_pipeline(lake.context(spark))
+        full_drop(lake.source)
+        run_pipeline(lake.context(spark))
+        built[backend] = lake.context(spark)
+    return built
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    yield monkeypatch
+
+
+def assert_like_clean(ctx: JobContext, clean: JobContext) -> None:
+    for table in DATA_TABLES:
+        actual, expected = ctx.store.read(ctx.path(table)), clean.store.read(clean.path(table))
+        assert_same_rows(actual, expected)
+    assert all(b.balanced for b in balances(ctx)), balances(ctx)
+    assert_audit_rows_once(ctx)
+
+
+def assert_audit_rows_once(ctx: JobContext) -> None:
+    runs = ctx.store.read_rows(ctx.path("_audit/runs"))
+    worked = [(r["job"], r["input"]) for r in runs if r["status"] == "ok"]
+    assert len(worked) == len(set(worked)), "a batch of work is recorded twice"
+    files = ctx.store.read_rows(ctx.path("_audit/ingested_files"))
+    assert len(files) == len({(f["source_file"], f["sha256"]) for f in files})
+    assert len(files) == 6
+
+
+def publishing_points() -> list[str]:
+    """The commit that publishes each job's output: `job:table`."""
+    return [f"{job.spec.name}:{job.spec.output}" for job in RUNNABLE]
+
+
+def test_stopping_after_each_publish_then_running_again_is_like_a_clean_run(
+    spark: SparkSession,
+    backend: Backend,
+    clean: dict[Backend, JobContext],
+    tmp_path: Path,
+    environ: pytest.MonkeyPatch,
+) -> None:
+    """Each run of the drop stops right after the next job's publishing commit (the window in
+    which a crash used to leave the data written and its record missing); a last run
+    finishes."""
+    lake = make_lake(tmp_path, backend)
+    run_pipeline(lake.context(spark))
+    full_drop(lake.source)
+    for point in publishing_points():
+        environ.setenv("ETL_FAULT", f"raise@{point}")
+        with pytest.raises(SimulatedCrash):
+            run_pipeline(lake.context(spark))
+    environ.delenv("ETL_FAULT")
+    run_pipeline(lake.context(spark))
+    assert_like_clean(lake.context(spark), clean[backend])
+
+
+def hard_exit(lake: Lake, point: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ETL_FAULT": f"exit@{point}", "GX_ANALYTICS_ENABLED": "false"}
+    command = [
+        sys.executable,
+        "-m",
+        "etl.pipeline",
+        "--source-dir",
+        str(lake.source),
+        "--lakehouse-dir",
+        str(lake.lakehouse),
+        "--backend",
+        lake.backend,
+        "--no-validate",
+    ]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_a_hard_exit_leaves_a_stale_lock_that_the_next_run_takes_over(
+    spark: SparkSession, clean: dict[Backend, JobContext], tmp_path: Path
+) -> None:
+    lake = make_lake(tmp_path, "delta-rs")
+    run_pipeline(lake.context(spark))
+    full_drop(lake.source)
+    killed = hard_exit(lake, "silver.orders:silver/orders")
+    assert killed.returncode == FAULT_EXIT_CODE, killed.stderr[-2000:]
+    assert (lake.lakehouse / "_lock.json").exists()  # os._exit cleans nothing up
+    run_pipeline(lake.context(spark))
+    assert not (lake.lakehouse / "_lock.json").exists()
+    assert_like_clean(lake.context(spark), clean["delta-rs"])
+
+
+def every_commit_point(spark: SparkSession, lake: Lake, environ: pytest.MonkeyPatch) -> list[str]:
+    """`job:table#n` of every commit a run of the drop makes (traced by etl.faults)."""
+    trace = lake.lakehouse.parent / "commits.txt"
+    environ.setenv("ETL_COMMIT_TRACE", str(trace))
+    run_pipeline(lake.context(spark))
+    environ.delenv("ETL_COMMIT_TRACE")
+    seen: dict[str, int] = {}
+    points = []
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        job, table, _version = line.split()
+        key = f"{job}:{table}"
+        seen[key] = seen.get(key, 0) + 1
+        points.append(f"{key}#{seen[key]}")
+    return points
+
+
+@pytest.mark.fault_sweep
+@pytest.mark.parametrize("phase", ["first run", "later drop"])
+def test_a_hard_exit_after_every_commit_point(
+    spark: SparkSession,
+    backend: Backend,
+    clean: dict[Backend, JobContext],
+    tmp_path: Path,
+    environ: pytest.MonkeyPatch,
+    phase: str,
+) -> None:
+    probe = make_lake(tmp_path / "probe", backend)
+    if phase == "later drop":
+        run_pipeline(probe.context(spark))
+        full_drop(probe.source)
+    points = every_commit_point(spark, probe, environ)
+    assert {p.split(":")[0] for p in points} >= {j.spec.name for j in RUNNABLE[3:]}
+    for i, point in enumerate(points):
+        lake = make_lake(tmp_path / f"point-{i}", backend)
+        if phase == "later drop":
+            run_pipeline(lake.context(spark))
+            full_drop(lake.source)
+        killed = hard_exit(lake, point)
+        assert killed.returncode == FAULT_EXIT_CODE, (point, killed.stderr[-2000:])
+        run_pipeline(lake.context(spark))  # the killed run, again
+        if phase == "first run":
+            full_drop(lake.source)
+            run_pipeline(lake.context(spark))
+        assert_like_clean(lake.context(spark), clean[backend])
