@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import textwrap
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, NoReturn
 
 from pyspark.sql import SparkSession
 
@@ -29,6 +32,8 @@ from etl.settings import (
     SOURCE_OPTIONS,
     Settings,
     add_options,
+    check_variables,
+    closest_variable,
     resolve_settings,
     unknown_variables,
 )
@@ -91,9 +96,24 @@ def preflight(ctx: JobContext, jobs: Sequence[Job[Any, Any]]) -> None:
             check_structure(file, contract.source_columns, contract.numeric_source_columns)
 
 
+@contextmanager
+def removed_if_left_empty(lakehouse_dir: str) -> Iterator[None]:
+    """A run that fails leaves no trace: a local lakehouse folder it created (the lock creates
+    it) is removed again when the run fails before writing anything into it."""
+    created = "://" not in lakehouse_dir and not os.path.exists(lakehouse_dir)
+    try:
+        yield
+    except BaseException:
+        if created and os.path.isdir(lakehouse_dir) and not os.listdir(lakehouse_dir):
+            with suppress(OSError):
+                os.rmdir(lakehouse_dir)
+        raise
+
+
 def execute(ctx: JobContext, jobs: Sequence[Job[Any, Any]], command: str) -> list[JobResult]:
     """Run jobs in order under the lakehouse lock; publish Data Docs once at the end."""
-    with lakehouse_lock(ctx.settings.lakehouse_dir, ctx.run_id, command):
+    lake = ctx.settings.lakehouse_dir
+    with removed_if_left_empty(lake), lakehouse_lock(lake, ctx.run_id, command):
         clear_staging(ctx.settings.lakehouse_dir)
         if faults.enabled():
             ctx.store.on_commit = faults.commit_hook(ctx.settings.lakehouse_dir, lambda: ctx.job)
@@ -130,18 +150,51 @@ def guarded(body: Callable[[], int]) -> int:
         return int(ExitCode.INTERNAL_ERROR)
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's layout, without breaking lines inside names such as delta-spark."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(
+            " ".join(text.split()),
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        )
+
+
+class Parser(argparse.ArgumentParser):
+    """A command line whose mistakes (an unknown flag, a missing value) are one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            int(ExitCode.BAD_INPUT), f"error: {message}; see {self.prog} --help for the flags\n"
+        )
+
+
 def parser_for(prog: str, description: str, options: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    """A command's parser showing only the options it uses, each with default and values."""
+    parser = Parser(prog=prog, description=description, formatter_class=HelpFormatter)
     add_options(parser, options)
     return parser
 
 
-def start(args: argparse.Namespace, options: Sequence[str]) -> Settings:
-    """Logging on, every setting checked, typos in `ETL_*` variables reported."""
+def start(args: argparse.Namespace, options: Sequence[str], *, writes: bool = True) -> Settings:
+    """Logging on, every setting checked (those of `options` from flags, variables and defaults,
+    the other `ETL_*` variables as well), typos in `ETL_*` variables reported."""
     configure_logging()
     for name in unknown_variables():
-        log.warning("ignoring %s: no setting reads it (a typo?)", name)
-    return resolve_settings(args, options)
+        guess = closest_variable(name)
+        log.warning(
+            "ignoring %s: no setting reads it%s",
+            name,
+            f" (did you mean {guess}?)" if guess else " (a typo?)",
+        )
+    check_variables(options)
+    return resolve_settings(args, options, writes=writes)
 
 
 def job_main(job: Job[Any, Any], argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from etl.settings import (
     ZORDER_FILES_PER_PARTITION,
     ZORDER_MAX_FILE_BYTES,
     ZORDER_MIN_FILE_BYTES,
+    require_lakehouse,
 )
 from etl.storage import Commit
 
@@ -99,9 +100,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--retention-hours",
         type=int,
         default=DEFAULT_VACUUM_RETENTION_HOURS,
-        help="VACUUM keeps files newer than this [default: 168 = 7 days; shorter is refused]",
+        metavar="HOURS",
+        help="VACUUM keeps files newer than this "
+        f"[default: {DEFAULT_VACUUM_RETENTION_HOURS} = 7 days; shorter is refused]",
     )
-    parser.add_argument("--no-vacuum", action="store_true", help="only OPTIMIZE")
+    parser.add_argument("--no-vacuum", action="store_true", help="only OPTIMIZE, no VACUUM")
     return parser.parse_args(argv)
 
 
@@ -110,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def _body() -> int:
         settings = start(args, OPTIONS)
+        require_lakehouse(settings)
         ctx = new_context(settings)
         with lakehouse_lock(settings.lakehouse_dir, ctx.run_id, COMMAND):
             maintain(ctx, args.retention_hours, vacuum=not args.no_vacuum)

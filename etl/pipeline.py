@@ -26,29 +26,40 @@ def run_pipeline(ctx: JobContext, selector: str = "all") -> list[JobResult]:
     return execute(ctx, [runnable(s.name) for s in specs], COMMAND)
 
 
-def selector(layers: str, jobs: str) -> str:
-    return jobs or layers
+def selector(layers: str | None, jobs: str | None) -> str:
+    """What `--layers` or `--jobs` chose (at most one is given); every job when neither is."""
+    if jobs is not None:
+        return jobs
+    return "all" if layers is None else layers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = options_for(LAYERS)
     parser = parser_for(COMMAND, __doc__ or COMMAND, options)
-    parser.add_argument(
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
         "--layers",
-        default=",".join(LAYERS),
-        help=f"comma-separated layers to run, of {', '.join(LAYERS)} [default: all three]",
+        metavar="LAYER[,LAYER...]",
+        help=f"comma-separated layers to run, of {', '.join(LAYERS)} [default: {','.join(LAYERS)}]",
     )
-    parser.add_argument(
+    chosen.add_argument(
         "--jobs",
-        default="",
-        help=f"comma-separated jobs to run instead of --layers, of {', '.join(JOB_NAMES)}",
+        metavar="JOB[,JOB...]",
+        help=f"comma-separated jobs to run instead of whole layers, of {', '.join(JOB_NAMES)} "
+        "[default: every job of --layers]",
     )
     args = parser.parse_args(argv)
 
     def _body() -> int:
         settings = start(args, options)
+        chosen = selector(args.layers, args.jobs)
+        try:
+            select_jobs(chosen)
+        except ValueError as exc:
+            flag = "--jobs" if args.jobs is not None else "--layers"
+            raise ConfigurationError(f"{flag}: {exc}") from exc
         ctx = new_context(settings)
-        results = run_pipeline(ctx, selector(args.layers, args.jobs))
+        results = run_pipeline(ctx, chosen)
         accounts = balances(ctx)
         print(format_summary(results))
         print()

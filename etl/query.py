@@ -16,25 +16,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from etl.analytics.engine import known_tables, run_query
+from etl.analytics.engine import known_tables, run_query, to_duckdb
 from etl.analytics.formats import FORMATS, format_result
 from etl.analytics.named_queries import load_named_queries
-from etl.cli import guarded
+from etl.cli import guarded, parser_for, start
 from etl.errors import EtlError
-from etl.settings import add_options, resolve_settings
+from etl.settings import require_lakehouse
 
 OPTIONS = ("lakehouse_dir",)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m etl.query",
-        description="Run Athena-dialect SQL against the local silver and gold Delta tables.",
+    parser = parser_for(
+        "python -m etl.query",
+        "Run Athena-dialect SQL against the local silver and gold Delta tables.",
+        OPTIONS,
     )
-    add_options(parser, OPTIONS)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("sql", nargs="?", help="the query text")
-    source.add_argument("--file", type=Path, help="a file holding the query ('-' for stdin)")
+    source.add_argument(
+        "--file", type=Path, metavar="PATH", help="a file holding the query ('-' for stdin)"
+    )
     source.add_argument(
         "--list", action="store_true", help="list the shipped queries and the tables, then exit"
     )
@@ -69,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def _body() -> int:
-        result = run_query(read_sql(args), resolve_settings(args, OPTIONS))
+        settings = start(args, OPTIONS, writes=False)
+        sql = read_sql(args)
+        if to_duckdb(sql)[1]:  # the query reads tables (bad SQL is reported first)
+            require_lakehouse(settings)
+        result = run_query(sql, settings)
         print(format_result(result, args.format))
         return 0
 

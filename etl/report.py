@@ -11,14 +11,13 @@ comes from the gold, quarantine and audit tables through the query layer of `etl
 
 from __future__ import annotations
 
-import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
 from etl.analytics.dashboard import collect, render
-from etl.cli import guarded
+from etl.cli import guarded, parser_for, start
 from etl.errors import EtlError
-from etl.settings import Settings, add_options, resolve_settings
+from etl.settings import Settings, require_lakehouse
 
 OPTIONS = ("lakehouse_dir",)
 REPORTS_LAYER = "reports"
@@ -51,19 +50,23 @@ def build_report(settings: Settings, output: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m etl.report",
-        description="Write the lakehouse dashboard as one self-contained HTML file.",
+    parser = parser_for(
+        "python -m etl.report",
+        "Write the lakehouse dashboard as one self-contained HTML file.",
+        OPTIONS,
     )
-    add_options(parser, OPTIONS)
     parser.add_argument(
-        "--output", help="where to write the HTML (default: <lakehouse>/reports/dashboard.html)"
+        "--output",
+        metavar="PATH",
+        help="where to write the HTML [default: <lakehouse>/reports/dashboard.html]",
     )
     args = parser.parse_args(argv)
 
     def _body() -> int:
+        settings = start(args, OPTIONS, writes=False)
+        require_lakehouse(settings)
         try:
-            target = build_report(resolve_settings(args, OPTIONS), args.output)
+            target = build_report(settings, args.output)
         except OSError as exc:
             raise EtlError(f"cannot write the dashboard: {exc}") from exc
         print(f"dashboard written to {target}")

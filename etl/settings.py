@@ -10,6 +10,7 @@ refused with one line naming the flag or variable it came from, whichever way it
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
 import uuid
@@ -93,9 +94,12 @@ def _boolean(text: str) -> bool:
 
 
 def _days(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError("expected a whole number of days, 0 or more") from None
     if value < 0:
-        raise ValueError("must be 0 or more")
+        raise ValueError("expected a whole number of days, 0 or more")
     return value
 
 
@@ -122,23 +126,31 @@ class Option:
     help: str
     parse: Callable[[str], object] = str
     choices: tuple[str, ...] = ()
+    metavar: str = ""
+    shown_default: str = ""  # how the help names a default that is not a plain value
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        shown = f"default: {self.default}" if self.default not in (None, "") else "optional"
+        default = self.shown_default or self.default
         values = f"; one of {', '.join(self.choices)}" if self.choices else ""
         parser.add_argument(
             self.flag,
             dest=self.name,
             default=None,
-            metavar=self.name.upper(),
-            help=f"{self.help} [{self.env}; {shown}{values}]",
+            metavar=self.metavar or self.name.upper(),
+            help=f"{self.help} [{self.env}; default: {default}{values}]",
         )
 
+    def origin(self, given: str | None, env: Mapping[str, str]) -> str:
+        """Where the value comes from: the flag, the variable or the default."""
+        if given is not None:
+            return self.flag
+        if env.get(self.env) is not None:
+            return self.env
+        return f"the default of {self.flag}"
+
     def resolve(self, given: str | None, env: Mapping[str, str]) -> object:
-        source, text = (self.flag, given) if given is not None else (self.env, env.get(self.env))
-        if text is None:
-            text = self.default
-            source = f"the default of {self.flag}"
+        source = self.origin(given, env)
+        text = given if given is not None else env.get(self.env, self.default)
         if text is None:
             return None
         if self.choices and text not in self.choices:
@@ -161,6 +173,7 @@ OPTIONS: dict[str, Option] = {
             DEFAULT_SOURCE_DIR,
             "folder (or s3:// prefix) holding the source files",
             _folder,
+            metavar="DIR",
         ),
         Option(
             "lakehouse_dir",
@@ -169,6 +182,7 @@ OPTIONS: dict[str, Option] = {
             DEFAULT_LAKEHOUSE_DIR,
             "root of the Delta tables",
             _folder,
+            metavar="DIR",
         ),
         Option(
             "backend",
@@ -177,14 +191,17 @@ OPTIONS: dict[str, Option] = {
             DEFAULT_BACKEND,
             "Delta writer: delta-rs (local, no JVM jars) or delta-spark (what Glue runs)",
             choices=BACKENDS,
+            metavar="{" + ",".join(BACKENDS) + "}",
         ),
         Option(
             "batch_id",
             "--batch-id",
             "ETL_BATCH_ID",
             None,
-            "identifier recorded on every row this run writes (default: a new id)",
+            "identifier recorded on every row this run writes: 1-128 letters, digits and _ . : + -",
             _batch_id,
+            metavar="ID",
+            shown_default="a new id per run",
         ),
         Option(
             "files",
@@ -192,6 +209,8 @@ OPTIONS: dict[str, Option] = {
             "ETL_FILES",
             "",
             "comma-separated source files to ingest instead of every file under --source-dir",
+            metavar="FILE[,FILE...]",
+            shown_default="every file under --source-dir",
         ),
         Option(
             "validate",
@@ -201,14 +220,17 @@ OPTIONS: dict[str, Option] = {
             "run the Great Expectations suites before each silver and gold write",
             _boolean,
             ("true", "false", "1", "0", "yes", "no", "on", "off"),
+            metavar="{true,false}",
         ),
         Option(
             "future_horizon_days",
             "--future-horizon-days",
             "ETL_FUTURE_HORIZON_DAYS",
             str(DEFAULT_FUTURE_HORIZON_DAYS),
-            "a timestamp more than this many days after the run date is reported as a warning",
+            "a timestamp more than this many days after the run date is reported as a warning "
+            "(a whole number, 0 or more)",
             _days,
+            metavar="DAYS",
         ),
     )
 }
@@ -240,9 +262,14 @@ def add_options(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
 
 
 def resolve_settings(
-    args: argparse.Namespace, names: Sequence[str], env: Mapping[str, str] | None = None
+    args: argparse.Namespace,
+    names: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    writes: bool = True,
 ) -> Settings:
-    """Settings from parsed flags, `ETL_*` variables and defaults, every value checked."""
+    """Settings from parsed flags, `ETL_*` variables and defaults, every value checked; `writes`
+    says whether the command writes to the lakehouse (then it must be writable)."""
     env = os.environ if env is None else env
     values = {name: OPTIONS[name].resolve(getattr(args, name, None), env) for name in names}
     if values.get("batch_id") is None:
@@ -251,35 +278,98 @@ def resolve_settings(
         text = str(values["files"] or "")
         values["files"] = tuple(f.strip() for f in text.split(",") if f.strip())
     settings = Settings(**values)  # type: ignore[arg-type]
-    check_locations(settings, names)
+    origins = {name: OPTIONS[name].origin(getattr(args, name, None), env) for name in names}
+    check_locations(settings, origins, writes=writes)
     return settings
 
 
-def check_locations(settings: Settings, names: Sequence[str]) -> None:
-    """The folders must be usable before any job starts."""
+def _remote(location: str) -> bool:
+    return "://" in location
+
+
+def _named(origin: str, value: str) -> str:
+    """`--lakehouse-dir /x`, `ETL_LAKEHOUSE_DIR=/x` or `the default of --lakehouse-dir (x)`."""
+    if origin.startswith("--"):
+        return f"{origin} {value}"
+    if origin.startswith("ETL_"):
+        return f"{origin}={value}"
+    return f"{origin} ({value})"
+
+
+def check_locations(settings: Settings, origins: Mapping[str, str], *, writes: bool = True) -> None:
+    """The folders must be usable before any job starts. `origins` maps each option the command
+    uses to where its value came from (Option.origin)."""
     lake = settings.lakehouse_dir
-    if "lakehouse_dir" in names and not lake.startswith("s3://"):
+    if "lakehouse_dir" in origins and not _remote(lake):
+        named = _named(origins["lakehouse_dir"], lake)
         if os.path.exists(lake) and not os.path.isdir(lake):
-            raise ConfigurationError(
-                f"--lakehouse-dir {lake} is a file, not a folder; point it at a folder "
-                "(it is created if missing)"
-            )
-        parent = os.path.dirname(os.path.abspath(lake))
-        while not os.path.exists(parent):
-            parent = os.path.dirname(parent)
-        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-            raise ConfigurationError(f"--lakehouse-dir {lake} cannot be created under {parent}")
+            what = "a folder (it is created if missing)" if writes else "the lakehouse folder"
+            raise ConfigurationError(f"{named} is a file, not a folder; point it at {what}")
+        if writes:
+            _check_writable(lake, named)
     source = settings.source_dir
-    if "source_dir" in names and not settings.files and not source.startswith("s3://"):
+    if "source_dir" in origins and not settings.files and not _remote(source):
+        named = _named(origins["source_dir"], source)
         if not os.path.exists(source):
             raise ConfigurationError(
-                f"source folder {source} does not exist; set --source-dir (or ETL_SOURCE_DIR)"
+                f"{named}: no such folder; point --source-dir (or ETL_SOURCE_DIR) at the folder "
+                "holding the source files"
             )
         if not os.path.isdir(source):
-            raise ConfigurationError(f"--source-dir {source} is a file, not a folder")
+            raise ConfigurationError(
+                f"{named} is a file, not a folder; point it at the folder holding the source "
+                "files, or name single files with --files"
+            )
+
+
+def _check_writable(lake: str, named: str) -> None:
+    if os.path.isdir(lake):
+        if not os.access(lake, os.W_OK | os.X_OK):
+            raise ConfigurationError(
+                f"{named}: this user cannot write in it; choose a folder you can write to, or "
+                "fix its permissions"
+            )
+        return
+    parent = os.path.dirname(os.path.abspath(lake))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigurationError(
+            f"{named} cannot be created: {parent} is a file, not a folder; choose another folder"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigurationError(
+            f"{named} cannot be created: this user cannot write in {parent}; choose a folder "
+            "you can write to"
+        )
+
+
+def require_lakehouse(settings: Settings) -> None:
+    """For the commands that read an existing lakehouse (query, report, maintenance)."""
+    lake = settings.lakehouse_dir
+    if not _remote(lake) and not os.path.isdir(lake):
+        raise ConfigurationError(
+            f"no lakehouse at {lake}: run python -m etl.pipeline first, or point --lakehouse-dir "
+            "(or ETL_LAKEHOUSE_DIR) at the folder it wrote"
+        )
+
+
+def check_variables(names: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    """Check the `ETL_*` variables of the options a command does not use: a wrong value in the
+    environment is refused by every command, not only by those that read it."""
+    env = os.environ if env is None else env
+    for option in OPTIONS.values():
+        if option.name not in names and env.get(option.env) is not None:
+            option.resolve(None, env)
 
 
 def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
     """`ETL_*` variables that no option reads (a typo such as ETL_BAKCEND)."""
     env = os.environ if env is None else env
     return sorted(k for k in env if k.startswith("ETL_") and k not in KNOWN_VARIABLES)
+
+
+def closest_variable(name: str) -> str | None:
+    """The known variable an unknown one is most likely a typo of."""
+    matches = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1, cutoff=0.75)
+    return matches[0] if matches else None

@@ -99,6 +99,7 @@ def test_missing_quarantine_and_audit_tables_are_shown_as_such(
 def test_a_lakehouse_without_gold_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "empty").mkdir()
     assert main(["--lakehouse-dir", str(tmp_path / "empty")]) == 2
     assert capsys.readouterr().err.startswith("error: table gold.daily_sales does not exist yet")
 
