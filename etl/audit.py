@@ -18,7 +18,7 @@ from pyspark.sql import types as T
 
 from etl.bookkeeping import DATA, MARK, find_commit
 from etl.runner import INGESTED_FILES, RUNS, JobContext, JobResult, JobSpec
-from etl.storage import Commit, MergeSpec
+from etl.storage import Commit
 
 RUNS_SCHEMA = T.StructType(
     [
@@ -58,9 +58,6 @@ LEDGER_SCHEMA = T.StructType(
         T.StructField("ingested_at", T.TimestampType()),
     ]
 )
-
-RUNS_KEY = MergeSpec(keys=("run_id", "job"), update_when="false")
-LEDGER_KEY = MergeSpec(keys=("source_file", "sha256"), update_when="false")
 
 
 def _naive(moment: datetime) -> datetime:
@@ -102,20 +99,26 @@ def _run_row(
     )
 
 
+AUDIT = "audit"  # the kind of an audit table's commits
+
+
 def record_run(ctx: JobContext, spec: JobSpec, result: JobResult) -> None:
-    """The job's row in `_audit/runs`, written after it published."""
+    """The job's row in `_audit/runs`, appended after it published (a run id is new, so the row
+    is too)."""
     counts = {**result.counts(), "status": result.status}
     label = ctx.commit(
-        "audit",
+        AUDIT,
         started_at=ctx.started_at.isoformat(),
         finished_at=datetime.now(UTC).isoformat(),
     )
     row = _run_row(label, spec, result.table, counts, result.table_versions)
-    ctx.store.merge_rows([row], RUNS_SCHEMA, ctx.path(RUNS), RUNS_KEY, label)
+    ctx.store.append_rows([row], RUNS_SCHEMA, ctx.path(RUNS), label)
 
 
 def record_files(ctx: JobContext, dataset: str, files: Sequence[dict[str, Any]]) -> None:
-    """Ledger rows for the files a bronze job published."""
+    """Ledger rows for the files a bronze job published (those the ledger lacks)."""
+    known = _ledger(ctx)
+    files = [f for f in files if (dataset, f["name"], f["sha256"]) not in known]
     rows = [
         (
             dataset,
@@ -130,33 +133,39 @@ def record_files(ctx: JobContext, dataset: str, files: Sequence[dict[str, Any]])
         for f in files
     ]
     if rows:
-        label = ctx.commit("audit")
-        ctx.store.merge_rows(rows, LEDGER_SCHEMA, ctx.path(INGESTED_FILES), LEDGER_KEY, label)
+        label = ctx.commit(AUDIT)
+        ctx.store.append_rows(rows, LEDGER_SCHEMA, ctx.path(INGESTED_FILES), label)
+        known.update((dataset, f["name"], f["sha256"]) for f in files)
+
+
+def _ledger(ctx: JobContext) -> set[tuple[str, str, str]]:
+    """(dataset, file, sha256) of every ingested file, read once per run."""
+    if "ledger" not in ctx.memo:
+        path = ctx.path(INGESTED_FILES)
+        rows = (
+            ctx.store.read_rows(path, ["dataset", "source_file", "sha256"])
+            if ctx.store.exists(path)
+            else []
+        )
+        ctx.memo["ledger"] = {(r["dataset"], r["source_file"], r["sha256"]) for r in rows}
+    ledger: set[tuple[str, str, str]] = ctx.memo["ledger"]
+    return ledger
 
 
 def ingested_files(ctx: JobContext, dataset: str) -> set[tuple[str, str]]:
     """(file, sha256) of every file of the dataset the ledger holds."""
-    path = ctx.path(INGESTED_FILES)
-    if not ctx.store.exists(path):
-        return set()
-    rows = ctx.store.read_rows(path, ["dataset", "source_file", "sha256"])
-    return {(r["source_file"], r["sha256"]) for r in rows if r["dataset"] == dataset}
-
-
-def recorded_runs(ctx: JobContext) -> set[tuple[str, str]]:
-    path = ctx.path(RUNS)
-    if not ctx.store.exists(path):
-        return set()
-    return {(r["run_id"], r["job"]) for r in ctx.store.read_rows(path, ["run_id", "job"])}
+    return {(name, sha) for d, name, sha in _ledger(ctx) if d == dataset}
 
 
 def repair(ctx: JobContext, spec: JobSpec) -> None:
-    """Write the audit rows a crash lost: those of the job's last publishing commit."""
+    """Write the audit rows a crash lost: those of the job's last publishing commit, when the
+    job's newest row in `_audit/runs` is an older run's (found from the commit labels)."""
     found = find_commit(ctx.store, ctx.path(spec.output), spec.name, (DATA, MARK))
     if found is None:
         return
     entry, commit = found
-    if (commit.run_id, spec.name) in recorded_runs(ctx):
+    recorded = find_commit(ctx.store, ctx.path(RUNS), spec.name, (AUDIT,))
+    if recorded is not None and recorded[1].run_id == commit.run_id:
         return
     counts = dict(commit.info.get("result") or {})
     versions = {spec.output: entry.version, **(commit.info.get("versions") or {})}
@@ -167,7 +176,7 @@ def repair(ctx: JobContext, spec: JobSpec) -> None:
         if files:
             record_files(ctx, spec.table_name, files)
         row = _run_row(commit, spec, ctx.path(spec.output), counts, versions)
-        label = ctx.commit("audit", repaired=True)
-        ctx.store.merge_rows([row], RUNS_SCHEMA, ctx.path(RUNS), RUNS_KEY, label)
+        label = ctx.commit(AUDIT, repaired=True)
+        ctx.store.append_rows([row], RUNS_SCHEMA, ctx.path(RUNS), label)
     finally:
         ctx.run_id, ctx.job = saved

@@ -120,6 +120,7 @@ class JobContext:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     job: str = ""  # the job running now; labels every commit
+    memo: dict[str, Any] = field(default_factory=dict)  # what a run reads once (the ledger)
     _spark: SparkSession | None = None
 
     @property

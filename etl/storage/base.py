@@ -190,6 +190,12 @@ class TableStore(Protocol):
         """Merge a few rows built in Python (audit records) without a Spark job."""
         ...
 
+    def append_rows(
+        self, rows: Sequence[Sequence[object]], schema: StructType, path: str, commit: Commit
+    ) -> int:
+        """Append a few rows built in Python (audit records the caller knows are new)."""
+        ...
+
     def mark(self, path: str, commit: Commit) -> int:
         """A commit that changes no data and records `commit` (bookkeeping only)."""
         ...

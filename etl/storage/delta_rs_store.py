@@ -56,6 +56,17 @@ def _plain(value: object) -> object:
     return value
 
 
+def _arrow_rows(rows: Sequence[Sequence[object]], schema: StructType) -> pa.Table:
+    arrow_schema = to_arrow_schema(schema)
+    columns: list[Sequence[object]] = (
+        list(zip(*rows, strict=True)) if rows else [() for _ in schema.fields]
+    )
+    return pa.Table.from_arrays(
+        [pa.array(list(c), type=f.type) for c, f in zip(columns, arrow_schema, strict=True)],
+        schema=arrow_schema,
+    )
+
+
 class DeltaRsTableStore:
     def __init__(self, spark: SparkSession | SparkProvider) -> None:
         self._spark = spark
@@ -225,6 +236,18 @@ class DeltaRsTableStore:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    def append_rows(
+        self, rows: Sequence[Sequence[object]], schema: StructType, path: str, commit: Commit
+    ) -> int:
+        write_deltalake(
+            path,
+            _arrow_rows(rows, schema),
+            mode="append",
+            configuration={CDF_PROPERTY: "true"},
+            commit_properties=_properties(commit),
+        )
+        return self._committed(path)
+
     def merge_rows(
         self,
         rows: Sequence[Sequence[object]],
@@ -233,14 +256,7 @@ class DeltaRsTableStore:
         spec: MergeSpec,
         commit: Commit,
     ) -> MergeResult:
-        arrow_schema = to_arrow_schema(schema)
-        columns: list[Sequence[object]] = (
-            list(zip(*rows, strict=True)) if rows else [() for _ in schema.fields]
-        )
-        table = pa.Table.from_arrays(
-            [pa.array(list(c), type=f.type) for c, f in zip(columns, arrow_schema, strict=True)],
-            schema=arrow_schema,
-        )
+        table = _arrow_rows(rows, schema)
         if not self.exists(path):
             return self._write_new(table, path, spec.partition_by, commit)
         return self._merge_source(table, path, spec, commit)

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from etl.storage import delta_log
 from etl.storage.base import (
     CDF_PROPERTY,
     Commit,
@@ -79,7 +80,10 @@ class DeltaSparkTableStore:
         return self._delta.forPath(self.spark, path)
 
     def version(self, path: str) -> int:
-        return int(self._table(path).history(1).collect()[0]["version"])
+        version = delta_log.latest_version(path)
+        if version is None:
+            raise TableStoreError(f"no Delta table at {path}")
+        return version
 
     def read(self, path: str, version: int | None = None) -> DataFrame:
         if not self.exists(path):
@@ -163,6 +167,18 @@ class DeltaSparkTableStore:
             deleted=int(metrics.get("numTargetRowsDeleted", 0)),
         )
 
+    def append_rows(
+        self, rows: Sequence[Sequence[object]], schema: StructType, path: str, commit: Commit
+    ) -> int:
+        frame = self.spark.createDataFrame([tuple(r) for r in rows], schema)
+        if not self.exists(path):
+            return self._write_new(frame, path, (), commit)
+        before = self.version(path)
+        frame.write.format("delta").mode("append").option(
+            "userMetadata", commit.user_metadata()
+        ).save(path)
+        return self._committed(path, before)
+
     def merge_rows(
         self,
         rows: Sequence[Sequence[object]],
@@ -199,22 +215,23 @@ class DeltaSparkTableStore:
         return self._committed(path, before)
 
     def _last_metrics(self, path: str) -> dict[str, Any]:
-        row = self._table(path).history(1).collect()[0]
-        return dict(row["operationMetrics"] or {})
+        return dict(delta_log.commit_info(path, self.version(path)).get("operationMetrics") or {})
 
     def history(self, path: str, limit: int | None = None) -> list[TableHistoryEntry]:
-        table = self._table(path)
-        rows = (table.history(limit) if limit else table.history()).collect()
+        """Read from the log's newest commit files: no Spark job (DeltaTable.history starts
+        one per call)."""
+        if not self.exists(path):
+            raise TableStoreError(f"no Delta table at {path}")
         return [
             TableHistoryEntry(
-                version=int(r["version"]),
-                operation=str(r["operation"]),
-                timestamp=str(r["timestamp"]),
-                metrics=dict(r["operationMetrics"] or {}),
-                parameters=dict(r["operationParameters"] or {}),
-                user_metadata=r["userMetadata"],
+                version=version,
+                operation=str(info.get("operation", "")),
+                timestamp=str(info.get("timestamp", "")),
+                metrics=dict(info.get("operationMetrics") or {}),
+                parameters=dict(info.get("operationParameters") or {}),
+                user_metadata=info.get("userMetadata"),
             )
-            for r in rows
+            for version, info in delta_log.newest_commits(path, limit)
         ]
 
     def restore(self, path: str, version: int, commit: Commit) -> int:
