@@ -15,7 +15,20 @@ from etl.settings import Settings
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE_DATA = REPO.parent / "shared" / "reference-data" / "apr_2025"
+# The real April 2025 files: the sibling ../shared/reference-data/apr_2025 of the repository,
+# or the folder that ETL_REFERENCE_DATA names.
+REFERENCE_DATA = Path(
+    os.environ.get("ETL_REFERENCE_DATA") or REPO.parent / "shared" / "reference-data" / "apr_2025"
+).resolve()
+REFERENCE_DATA_MISSING = (
+    f"reference data not found at {REFERENCE_DATA}"
+    + (" (from ETL_REFERENCE_DATA)" if os.environ.get("ETL_REFERENCE_DATA") else "")
+    + ": set ETL_REFERENCE_DATA to the folder holding products.csv, orders_apr_2025.xlsx"
+    " and order_items_apr_2025.xlsx"
+)
+needs_reference_data = pytest.mark.skipif(
+    not REFERENCE_DATA.is_dir(), reason=REFERENCE_DATA_MISSING
+)
 
 
 def delta_spark_available() -> bool:

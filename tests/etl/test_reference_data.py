@@ -19,14 +19,9 @@ from etl.accounting import balances
 from etl.jobs import JobContext, new_context
 from etl.pipeline import run_pipeline, select_jobs
 from etl.settings import Settings
-from tests.conftest import REFERENCE_DATA
+from tests.conftest import REFERENCE_DATA, needs_reference_data
 
-pytestmark = [
-    pytest.mark.reference_data,
-    pytest.mark.skipif(
-        not REFERENCE_DATA.is_dir(), reason=f"reference data not found at {REFERENCE_DATA}"
-    ),
-]
+pytestmark = [pytest.mark.reference_data, needs_reference_data]
 CENT = Decimal("0.01")
 
 
