@@ -6,7 +6,7 @@ threads were still calling delta-rs's Python filesystem handler while the interp
 and the process died with exit 134 (abort) or 139 (segmentation fault). An in-process call cannot
 see that, so every query here runs in a process of its own that exits the normal way
 (`sys.exit(main(...))`, the full interpreter shutdown of `python -m etl.query`). To keep 100 runs
-fast, one driver process imports the modules once and forks a child per query.
+fast, one driver process (`exit_driver.py`) imports the modules once and forks a child per run.
 """
 
 from __future__ import annotations
@@ -26,39 +26,9 @@ from tests.conftest import REPO
 RUNS = 100
 
 
-def drive(module: str, arguments: list[list[str]], at_once: int = 2) -> None:
-    """Run `module.main(args)` in a forked child per entry of `arguments`, `at_once` at a time;
-    print each child's exit code (negative: the signal that ended it) as one JSON list."""
-    import importlib
-
-    import pyarrow.dataset  # noqa: F401  (imported once here rather than in every child)
-
-    main = importlib.import_module(module).main
-    codes: dict[int, int] = {}
-    running: dict[int, int] = {}  # pid -> index
-    for index, args in enumerate(arguments):
-        if len(running) >= at_once:
-            pid, status = os.wait()
-            codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
-        pid = os.fork()
-        if pid == 0:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            sys.exit(main(args))
-        running[pid] = index
-    while running:
-        pid, status = os.wait()
-        codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
-    print(json.dumps([codes[i] for i in range(len(arguments))]))
-
-
 def exit_codes(module: str, arguments: list[list[str]]) -> list[int]:
-    code = (
-        "import json, sys; from tests.etl.analytics.test_exits import drive; "
-        f"drive({module!r}, json.loads(sys.stdin.read()))"
-    )
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-m", "tests.etl.analytics.exit_driver", module],
         input=json.dumps(arguments),
         capture_output=True,
         text=True,
