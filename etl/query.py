@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from etl.analytics.engine import known_tables, run_query
-from etl.analytics.formats import FORMATS, format_result
+from etl.analytics.formats import FORMATS, format_result, write_result
 from etl.analytics.named_queries import load_named_queries
 from etl.errors import EtlError
 from etl.settings import add_common_arguments, settings_from_args
@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         result = run_query(read_sql(args), settings_from_args(args))
+        write_result(format_result(result, args.format))
     except EtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_result(result, args.format))
     return 0
 
 
