@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from etl.analytics.engine import known_tables, run_query, to_duckdb
-from etl.analytics.formats import FORMATS, format_result
+from etl.analytics.formats import FORMATS, format_result, write_result
 from etl.analytics.named_queries import load_named_queries
 from etl.cli import guarded, parser_for, start
 from etl.errors import EtlError
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if to_duckdb(sql)[1]:  # the query reads tables (bad SQL is reported first)
             require_lakehouse(settings)
         result = run_query(sql, settings)
-        print(format_result(result, args.format))
+        write_result(format_result(result, args.format))
         return 0
 
     return guarded(_body)

@@ -206,6 +206,7 @@ def child_main(args: argparse.Namespace) -> int:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     started = time.perf_counter()
     from etl.jobs import configure_logging, new_context
+
     from etl.pipeline import run_pipeline, select_jobs
     from etl.settings import Settings
 

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 export GX_ANALYTICS_ENABLED=false
 export UV_PYTHON="${UV_PYTHON:-3.11}"
+# The run command installs without the dev group (`uv run --no-dev`, or UV_NO_DEV=1); the checks
+# need it, so this sync (exact: it adds what is missing) always includes it.
+unset UV_NO_DEV
 
 uv sync --frozen
 echo "== ruff"; uv run --frozen ruff check .

@@ -18,8 +18,20 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data"
-DEFAULT_REFERENCE_DATA = REPO.parent / "shared" / "reference-data" / "apr_2025"
-REFERENCE_DATA = Path(os.environ.get("ETL_REFERENCE_DATA") or DEFAULT_REFERENCE_DATA)
+# The real April 2025 files: the sibling ../shared/reference-data/apr_2025 of the repository,
+# or the folder that ETL_REFERENCE_DATA names.
+REFERENCE_DATA = Path(
+    os.environ.get("ETL_REFERENCE_DATA") or REPO.parent / "shared" / "reference-data" / "apr_2025"
+).resolve()
+REFERENCE_DATA_MISSING = (
+    f"reference data not found at {REFERENCE_DATA}"
+    + (" (from ETL_REFERENCE_DATA)" if os.environ.get("ETL_REFERENCE_DATA") else "")
+    + ": set ETL_REFERENCE_DATA to the folder holding products.csv, orders_apr_2025.xlsx"
+    " and order_items_apr_2025.xlsx"
+)
+needs_reference_data = pytest.mark.skipif(
+    not REFERENCE_DATA.is_dir(), reason=REFERENCE_DATA_MISSING
+)
 
 
 @pytest.fixture(scope="session")
@@ -92,12 +104,3 @@ def sample_lakehouses(
 def sample_lakehouse(sample_lakehouses: dict[Backend, JobContext]) -> JobContext:
     """The delta-rs sample lakehouse (what a laptop run gives)."""
     return sample_lakehouses["delta-rs"]
-
-
-def reference_data_missing() -> str | None:
-    if REFERENCE_DATA.is_dir():
-        return None
-    return (
-        f"the real April 2025 files are not at {REFERENCE_DATA}; set ETL_REFERENCE_DATA to the "
-        "folder holding products.csv, orders_apr_2025.xlsx and order_items_apr_2025.xlsx"
-    )

@@ -17,7 +17,8 @@ from typing import Any
 from etl.analytics.engine import QueryResult, run_query, table_exists
 from etl.analytics.named_queries import named_query
 from etl.analytics.svg import PALETTE, Series, bar_chart, column_chart, percent, stacked_chart
-from etl.registry import datasets
+from etl.quality.data_docs import marker, table_status
+from etl.registry import JOB_NAMES, datasets
 from etl.settings import Settings
 
 TOP_PRODUCTS_SHOWN = 10
@@ -46,10 +47,8 @@ SELECT '{dataset}' AS dataset, count(*) AS row_count, count_if(retryable) AS ret
 FROM quarantine.{dataset}
 """
 
-LAST_RUN_SQL = """
-WITH last_run AS (
-    SELECT run_id FROM audit.runs ORDER BY started_at DESC, run_id DESC LIMIT 1
-)
+RUN_SQL = """
+WITH chosen AS ({choose})
 SELECT
     r.run_id,
     r.batch_id,
@@ -57,14 +56,22 @@ SELECT
     r.job,
     r.rows_read + r.retried AS rows_read,
     r.inserted + r.updated AS written,
+    r.deleted,
     r.rejected,
     r.duplicates,
     r.seconds
 FROM audit.runs AS r
-JOIN last_run AS l ON l.run_id = r.run_id
-ORDER BY
-    CASE split_part(r.job, '.', 1) WHEN 'bronze' THEN 1 WHEN 'silver' THEN 2 ELSE 3 END,
-    r.job
+JOIN chosen AS c ON c.run_id = r.run_id
+"""
+LATEST_RUN = "SELECT run_id FROM audit.runs ORDER BY started_at DESC, run_id DESC LIMIT 1"
+# The latest run that wrote any row. A rerun with no new file writes none (its silver jobs may
+# still read the quarantined rows that wait for a parent, and reject them again).
+LAST_ACTIVE_RUN = """
+SELECT run_id FROM audit.runs
+GROUP BY run_id
+HAVING sum(inserted + updated + deleted) > 0
+ORDER BY max(started_at) DESC, run_id DESC
+LIMIT 1
 """
 
 DQ_RESULTS_SQL = """
@@ -72,6 +79,7 @@ WITH latest AS (
     SELECT
         table_name,
         success,
+        severity,
         validated_at,
         max(validated_at) OVER (PARTITION BY table_name) AS newest
     FROM audit.dq_results
@@ -79,7 +87,8 @@ WITH latest AS (
 SELECT
     table_name,
     count(*) AS expectations,
-    count_if(NOT success) AS failed,
+    count_if(NOT success AND severity <> 'warn') AS errors,
+    count_if(NOT success AND severity = 'warn') AS warnings,
     max(validated_at) AS validated_at
 FROM latest
 WHERE validated_at = newest
@@ -92,8 +101,9 @@ ORDER BY table_name
 class Quality:
     reasons: QueryResult | None  # dataset, reason, row_count
     totals: QueryResult | None  # dataset, row_count, retryable
-    last_run: QueryResult | None
+    last_run: QueryResult | None  # the latest run's jobs
     expectations: QueryResult | None  # from audit.dq_results, when it exists
+    active_run: QueryResult | None = None  # the latest run that wrote rows, if not the latest
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class Dashboard:
     segments: QueryResult
     baskets: QueryResult
     quality: Quality
+    currency: str = ""  # the unit of money amounts; "" when the data names none
 
 
 def _union(template: str, datasets: Sequence[str]) -> str:
@@ -124,14 +135,24 @@ def collect_quality(settings: Settings) -> Quality:
             settings,
         )
         totals = run_query(_union(QUARANTINE_TOTALS_SQL, found), settings)
+    active_run = None
     if table_exists(settings, "audit.runs"):
-        last_run = run_query(LAST_RUN_SQL, settings)
+        last_run = run_query(RUN_SQL.format(choose=LATEST_RUN), settings)
+        active_run = run_query(RUN_SQL.format(choose=LAST_ACTIVE_RUN), settings)
+        if active_run.column("run_id")[:1] == last_run.column("run_id")[:1]:
+            active_run = None
     if table_exists(settings, "audit.dq_results"):
         expectations = run_query(DQ_RESULTS_SQL, settings)
-    return Quality(reasons=reasons, totals=totals, last_run=last_run, expectations=expectations)
+    return Quality(
+        reasons=reasons,
+        totals=totals,
+        last_run=last_run,
+        expectations=expectations,
+        active_run=active_run,
+    )
 
 
-def collect(settings: Settings, generated_at: datetime) -> Dashboard:
+def collect(settings: Settings, generated_at: datetime, currency: str = "") -> Dashboard:
     """Every figure of the dashboard, from gold (and silver, quarantine, audit)."""
 
     def named(name: str) -> QueryResult:
@@ -148,10 +169,37 @@ def collect(settings: Settings, generated_at: datetime) -> Dashboard:
         segments=named("customer_segments"),
         baskets=named("basket_size_distribution"),
         quality=collect_quality(settings),
+        currency=currency,
     )
 
 
 # ------------------------------------------------------------------ rendering
+
+# Business words for the columns the page shows.
+LABELS = {
+    "segment": "Segment",
+    "customers": "Customers",
+    "share_of_customers": "Share of customers",
+    "orders": "Orders",
+    "total_spend": "Total spend",
+    "avg_order_value": "Average order value",
+    "dataset": "Data set",
+    "row_count": "Rows quarantined",
+    "retryable": "Waiting for their order or product",
+    "job": "Job",
+    "rows_read": "Read",
+    "written": "Written",
+    "rejected": "Rejected",
+    "duplicates": "Duplicates",
+    "seconds": "Seconds",
+    "table_name": "Table",
+    "status": "Status",
+    "expectations": "Expectations",
+    "errors": "Errors failed",
+    "warnings": "Warnings",
+    "validated_at": "Validated at (UTC)",
+}
+MONEY_COLUMNS = frozenset({"total_spend", "avg_order_value"})
 
 
 def _f(value: Any) -> float:
@@ -166,8 +214,27 @@ def count(value: Any) -> str:
     return f"{int(_f(value)):,}"
 
 
+def seconds(value: Any) -> str:
+    """As the run summary prints them: one decimal."""
+    return f"{_f(value):.1f}"
+
+
 def day_label(value: Any) -> str:
     return value.strftime("%m-%d") if isinstance(value, date) else str(value)
+
+
+def business(value: Any) -> str:
+    """A code as words: `big_spender` → Big spender, `order_items` → Order items."""
+    return str(value).replace("_", " ").capitalize()
+
+
+def unit(currency: str) -> str:
+    """What money amounts are in: the currency named with --currency, else the source's."""
+    return currency or "source currency"
+
+
+def with_unit(name: str, currency: str) -> str:
+    return f"{name} ({unit(currency)})"
 
 
 def cell(value: Any) -> str:
@@ -188,15 +255,27 @@ def html_table(
     result: QueryResult,
     columns: Sequence[str] | None = None,
     formats: dict[str, Callable[[Any], str]] | None = None,
+    headers: dict[str, str] | None = None,
+    raw: frozenset[str] = frozenset(),
 ) -> str:
+    """A table with business headers (`LABELS`, overridden by `headers`); the cells of the
+    `raw` columns are HTML already."""
     columns = list(columns or result.columns)
     formats = formats or {}
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    names = {**LABELS, **(headers or {})}
+    left = ' class="left"'
+    head = "".join(
+        f"<th{left if c in raw else ''}>{escape(names.get(c, business(c)))}</th>" for c in columns
+    )
+
+    def td(column: str, value: Any) -> str:
+        text = formats.get(column, cell)(value)
+        if column in raw:
+            return f"<td{left}>{text}</td>"
+        return f"<td>{escape(text)}</td>"
+
     body = "".join(
-        "<tr>"
-        + "".join(f"<td>{escape(formats.get(c, cell)(record[c]))}</td>" for c in columns)
-        + "</tr>"
-        for record in result.records()
+        "<tr>" + "".join(td(c, record[c]) for c in columns) + "</tr>" for record in result.records()
     )
     return (
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
@@ -204,28 +283,34 @@ def html_table(
     )
 
 
-def card(anchor: str, title: str, note: str, content: str, wide: bool = False) -> str:
+def empty(message: str) -> str:
+    """What a card shows instead of a chart when there is nothing to draw."""
+    return f'<p class="empty">{escape(message)}</p>'
+
+
+def card(anchor: str, title: str, note: str, content: str, source: str, wide: bool = False) -> str:
     classes = "card wide" if wide else "card"
     return (
         f'<section class="{classes}" id="{anchor}"><h2>{escape(title)}</h2>'
-        f'<p class="note">{escape(note)}</p>{content}</section>'
+        f'<p class="note">{escape(note)}</p>{content}'
+        f'<p class="source">Source: {escape(source)}</p></section>'
     )
 
 
 def kpi_tiles(board: Dashboard) -> str:
     totals = board.totals.records()[0]
-    repeat = board.repeat.records()[0]
+    repeat = board.repeat.records()[0] if board.repeat.rows else {}
     quarantined = (
         sum(int(r["row_count"]) for r in board.quality.totals.records())
         if board.quality.totals
         else 0
     )
     tiles = [
-        ("Revenue", money(totals["revenue"])),
+        (with_unit("Revenue", board.currency), money(totals["revenue"])),
         ("Orders", count(totals["orders"])),
-        ("Average order value", money(totals["avg_order_value"])),
-        ("Customers", count(repeat["customers"])),
-        ("Repeat purchase rate", percent(_f(repeat["repeat_purchase_rate"]))),
+        (with_unit("Average order value", board.currency), money(totals["avg_order_value"])),
+        ("Customers", count(repeat.get("customers"))),
+        ("Repeat purchase rate", percent(_f(repeat.get("repeat_purchase_rate")))),
         ("Rows quarantined", count(quarantined)),
     ]
     return (
@@ -240,36 +325,63 @@ def kpi_tiles(board: Dashboard) -> str:
 
 def daily_card(board: Dashboard) -> str:
     rows = board.daily.records()
+    note = (
+        "Revenue per order day (UTC) with its 7-day moving average (the day and the six before "
+        "it), and the number of orders on the right axis. Days without orders count as zero."
+    )
+    source = "gold.daily_sales, query daily_revenue_moving_average"
+    if not rows:
+        return card(
+            "daily-revenue",
+            "Daily revenue and orders",
+            note,
+            empty("No orders yet."),
+            source,
+            wide=True,
+        )
     svg = column_chart(
         [day_label(r["order_date"]) for r in rows],
-        Series("revenue", tuple(_f(r["total_revenue"]) for r in rows), PALETTE[0]),
+        Series("Revenue", tuple(_f(r["total_revenue"]) for r in rows), PALETTE[0]),
         [Series("7-day average", tuple(_f(r["revenue_7d_avg"]) for r in rows), PALETTE[1])],
-        Series("orders (right axis)", tuple(_f(r["total_orders"]) for r in rows), PALETTE[2]),
+        Series("Orders (right axis)", tuple(_f(r["total_orders"]) for r in rows), PALETTE[2]),
         label="Daily revenue, its 7-day moving average and orders",
-        value_text=money,
+        value_text=lambda v: f"{money(v)} {unit(board.currency)}",
+        x_title="Order date",
+        y_title=with_unit("Revenue", board.currency),
+        right_title="Orders",
         width=WIDE,
-        height=320,
+        height=340,
     )
-    note = "gold.daily_sales via daily_revenue_moving_average.sql; days without orders count 0."
-    return card("daily-revenue", "Daily revenue and orders", note, svg, wide=True)
+    return card("daily-revenue", "Daily revenue and orders", note, svg, source, wide=True)
 
 
 def top_products_card(board: Dashboard) -> str:
     rows = board.top_products.records()[:TOP_PRODUCTS_SHOWN]
+    title = f"Top {TOP_PRODUCTS_SHOWN} products by units sold"
+    note = "Units sold over every order so far; the department in brackets."
+    source = "gold.product_performance, query top_products_by_units"
+    if not rows:
+        return card("top-products", title, note, empty("No products sold yet."), source)
     svg = bar_chart(
         [f"{r['product_name']} ({r['department']})" for r in rows],
         [_f(r["units_sold"]) for r in rows],
-        label=f"Top {TOP_PRODUCTS_SHOWN} products by units sold",
+        label=title,
         color=PALETTE[0],
+        category_title="Product (department)",
+        value_title="Units sold",
         width=560,
         label_width=240,
     )
-    note = "gold.product_performance via top_products_by_units.sql."
-    return card("top-products", f"Top {TOP_PRODUCTS_SHOWN} products by units", note, svg)
+    return card("top-products", title, note, svg, source)
 
 
 def department_card(board: Dashboard) -> str:
     rows = board.departments.records()
+    title = "Department share of units per day"
+    note = "How each day's units sold split across departments; order lines dated by their order."
+    source = "silver order lines, orders and products, query department_daily_share"
+    if not rows:
+        return card("department-share", title, note, empty("No order lines yet."), source)
     days = sorted({r["order_date"] for r in rows})
     departments = sorted({str(r["department"]) for r in rows})
     units = {(r["order_date"], str(r["department"])): _f(r["units_sold"]) for r in rows}
@@ -280,83 +392,155 @@ def department_card(board: Dashboard) -> str:
     svg = stacked_chart(
         [day_label(d) for d in days],
         series,
-        label="Department share of units per day",
+        label=title,
+        x_title="Order date",
+        y_title="Share of units sold",
         width=560,
     )
-    note = "silver order lines by their order's date, via department_daily_share.sql."
-    return card("department-share", "Department share of units per day", note, svg)
+    return card("department-share", title, note, svg, source)
 
 
 def segments_card(board: Dashboard) -> str:
     rows = board.segments.records()
+    amount = unit(board.currency)
+    note = (
+        "Champion: 3 or more orders · Loyal: 2 orders · Big spender: one order of 400 "
+        f"{amount} or more · New: one smaller order. Bars are customers."
+    )
+    source = "gold.customer_insights, query customer_segments"
+    if not rows:
+        return card(
+            "customer-segments", "Customer segments", note, empty("No customers yet."), source
+        )
     svg = bar_chart(
-        [str(r["segment"]) for r in rows],
+        [business(r["segment"]) for r in rows],
         [_f(r["customers"]) for r in rows],
         label="Customers per segment",
         color=PALETTE[4],
+        category_title="Segment",
+        value_title="Customers",
         width=560,
         label_width=110,
     )
     table = html_table(
         board.segments,
         ["segment", "customers", "share_of_customers", "total_spend", "avg_order_value"],
-        formats={"share_of_customers": lambda v: percent(_f(v))},
+        formats={"segment": business, "share_of_customers": lambda v: percent(_f(v))},
+        headers={c: with_unit(LABELS[c], board.currency) for c in MONEY_COLUMNS},
     )
-    note = "gold.customer_insights via customer_segments.sql; bars are customers."
-    return card("customer-segments", "Customer segments", note, svg + table)
+    return card("customer-segments", "Customer segments", note, svg + table, source)
 
 
 def baskets_card(board: Dashboard) -> str:
     rows = board.baskets.records()
+    note = "How many orders have each number of order lines."
+    source = "silver orders and order lines, query basket_size_distribution"
+    if not rows:
+        return card("basket-sizes", "Basket sizes", note, empty("No orders yet."), source)
     svg = column_chart(
         [str(r["basket_size"]) for r in rows],
-        Series("orders", tuple(_f(r["orders"]) for r in rows), PALETTE[5]),
+        Series("Orders", tuple(_f(r["orders"]) for r in rows), PALETTE[5]),
         label="Orders per basket size",
+        x_title="Order lines per order",
+        y_title="Orders",
         width=560,
-        height=240,
+        height=260,
     )
-    note = "Order lines per order, via basket_size_distribution.sql."
-    return card("basket-sizes", "Basket sizes", note, svg)
+    return card("basket-sizes", "Basket sizes", note, svg, source)
+
+
+def job_order(job: Any) -> tuple[int, str]:
+    """Jobs in pipeline order, as the run summary lists them."""
+    name = str(job)
+    return (JOB_NAMES.index(name) if name in JOB_NAMES else len(JOB_NAMES), name)
+
+
+def run_table(run: QueryResult, heading: str) -> str:
+    first = run.records()[0]
+    ordered = QueryResult(run.columns, sorted(run.rows, key=lambda r: job_order(r[3])))
+    written = sum(int(r["written"]) + int(r["deleted"]) for r in run.records())
+    return (
+        f'<div class="run"><h3>{escape(heading)}</h3>'
+        f'<p class="note">run {escape(str(first["run_id"]))} · batch '
+        f"{escape(str(first['batch_id']))} · started {escape(cell(first['started_at']))} UTC · "
+        f"{count(written)} rows written</p>"
+        + html_table(
+            ordered,
+            ["job", "rows_read", "written", "rejected", "duplicates", "seconds"],
+            formats={"seconds": seconds},
+        )
+        + "</div>"
+    )
+
+
+def runs_part(quality: Quality) -> str:
+    """The latest run and, when that one wrote nothing, the last run that wrote rows."""
+    if quality.last_run is None or not quality.last_run.rows:
+        return "<h3>Runs</h3>" + empty("No runs recorded in _audit/runs yet.")
+    if quality.active_run is None or not quality.active_run.rows:
+        wrote = any(int(r["written"]) + int(r["deleted"]) for r in quality.last_run.records())
+        heading = "Latest run (also the last that wrote rows)" if wrote else "Latest run"
+        return f'<div class="runs">{run_table(quality.last_run, heading)}</div>'
+    return (
+        '<div class="runs">'
+        + run_table(quality.last_run, "Latest run")
+        + run_table(quality.active_run, "Last run that wrote rows")
+        + "</div>"
+    )
 
 
 def quality_card(quality: Quality) -> str:
-    parts: list[str] = []
+    parts: list[str] = ["<h3>Rows quarantined by reason</h3>"]
     if quality.reasons is not None and quality.totals is not None:
         reasons = quality.reasons.records()[:QUARANTINE_REASONS_SHOWN]
-        parts.append("<h3>Rows quarantined by reason</h3>")
+        if reasons:
+            parts.append(
+                bar_chart(
+                    [f"{business(r['dataset'])}: {r['reason']}" for r in reasons],
+                    [_f(r["row_count"]) for r in reasons],
+                    label="Rows quarantined by reason",
+                    color=PALETTE[3],
+                    category_title="Data set: reason code",
+                    value_title="Rows (a row with two reasons counts under both)",
+                    width=900,
+                    label_width=340,
+                )
+            )
+        else:
+            parts.append(empty("No rows were quarantined."))
         parts.append(
-            bar_chart(
-                [f"{r['dataset']}: {r['reason']}" for r in reasons],
-                [_f(r["row_count"]) for r in reasons],
-                label="Rows quarantined by reason",
-                color=PALETTE[3],
-                width=900,
-                label_width=340,
+            html_table(
+                quality.totals,
+                formats={"dataset": business, "row_count": count, "retryable": count},
             )
         )
-        parts.append(html_table(quality.totals))
     else:
-        parts.append("<p>No quarantine tables yet.</p>")
-    if quality.last_run is not None and quality.last_run.rows:
-        first = quality.last_run.records()[0]
+        parts.append(empty("No quarantine tables yet."))
+    parts.append(runs_part(quality))
+    if quality.expectations is not None:
+        parts.append("<h3>Great Expectations, latest validation per table</h3>")
         parts.append(
-            f"<h3>Last run {escape(str(first['run_id']))}</h3>"
-            f'<p class="note">batch {escape(str(first["batch_id"]))}, started '
-            f"{escape(cell(first['started_at']))} UTC</p>"
+            '<p class="note">A failed error expectation fails its table and job; a failed '
+            "warning expectation is reported and the table passes.</p>"
+        )
+        statuses = {
+            str(r["table_name"]): marker(table_status(int(r["errors"]), int(r["warnings"])))
+            for r in quality.expectations.records()
+        }
+        with_status = QueryResult(
+            (*quality.expectations.columns, "status"),
+            [(*row, statuses[str(row[0])]) for row in quality.expectations.rows],
         )
         parts.append(
             html_table(
-                quality.last_run,
-                ["job", "rows_read", "written", "rejected", "duplicates", "seconds"],
+                with_status,
+                ["table_name", "status", "expectations", "errors", "warnings", "validated_at"],
+                raw=frozenset({"status"}),
             )
         )
-    else:
-        parts.append("<p>No runs recorded in _audit/runs yet.</p>")
-    if quality.expectations is not None:
-        parts.append("<h3>Great Expectations, latest validation per table</h3>")
-        parts.append(html_table(quality.expectations))
-    note = "quarantine/<dataset> (reasons array), _audit/runs and _audit/dq_results."
-    return card("data-quality", "Data quality", note, "".join(parts), wide=True)
+    note = "Rows rejected by the silver rules, the pipeline's runs and the table validations."
+    source = "quarantine.<data set> (reasons), audit.runs and audit.dq_results"
+    return card("data-quality", "Data quality", note, "".join(parts), source, wide=True)
 
 
 STYLE = """
@@ -365,6 +549,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
 header { padding: 20px 32px 8px; }
 header h1 { margin: 0 0 4px; font-size: 22px; }
 header p, .note { color: #64748b; font-size: 13px; margin: 2px 0 10px; }
+.source { color: #94a3b8; font-size: 11px; margin: 8px 0 0; }
+.empty { color: #64748b; font-size: 13px; margin: 10px 0; padding: 14px;
+         border: 1px dashed #cbd5e1; border-radius: 6px; text-align: center; }
 .kpis { display: grid; grid-template-columns: repeat(6, 1fr); gap: 12px; padding: 8px 32px; }
 .kpi { background: #fff; border: 1px solid #e2e8f0; border-radius: 8px; padding: 10px 14px; }
 .kpi span { display: block; font-size: 12px; color: #64748b; }
@@ -376,16 +563,29 @@ main { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16p
 .card h2 { font-size: 16px; margin: 0; }
 .scroll { overflow-x: auto; }
 .card h3 { font-size: 14px; margin: 14px 0 4px; }
+.runs { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 8px 32px; }
 table { border-collapse: collapse; font-size: 12px; margin-top: 8px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #e2e8f0; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+th.left, td.left { text-align: left; }
+.dq svg { vertical-align: -2px; margin-right: 4px; }
 """
 
 
 def render(board: Dashboard) -> str:
     """The whole page; no external scripts, styles, fonts or images."""
     totals = board.totals.records()[0]
-    span = f"{totals['first_day']} to {totals['last_day']}"
+    span = (
+        f"Orders from {totals['first_day']} to {totals['last_day']}"
+        if totals["first_day"] is not None
+        else "No orders yet"
+    )
+    amounts = (
+        f"amounts in {board.currency}"
+        if board.currency
+        else "amounts in the source files' currency, which they do not name "
+        "(name it with --currency)"
+    )
     cards = [
         daily_card(board),
         top_products_card(board),
@@ -399,7 +599,7 @@ def render(board: Dashboard) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Lakehouse dashboard</title><style>{STYLE}</style></head><body>"
         "<header><h1>Lakehouse dashboard</h1>"
-        f"<p>Orders from {escape(span)} · lakehouse {escape(board.lakehouse)} · generated "
-        f"{escape(board.generated_at.strftime('%Y-%m-%d %H:%M:%S %Z').strip())}</p></header>"
-        f"{kpi_tiles(board)}<main>{''.join(cards)}</main></body></html>\n"
+        f"<p>{escape(span)} · {escape(amounts)} · lakehouse {escape(board.lakehouse)} · "
+        f"generated {escape(board.generated_at.strftime('%Y-%m-%d %H:%M:%S %Z').strip())}</p>"
+        f"</header>{kpi_tiles(board)}<main>{''.join(cards)}</main></body></html>\n"
     )

@@ -1,5 +1,5 @@
 """Athena-dialect SQL over the local lakehouse: sqlglot turns Trino into DuckDB, and DuckDB reads
-the Delta tables through delta-rs Arrow datasets. No Spark.
+the Delta tables as Arrow datasets. No Spark.
 
 Tables are named as Athena sees them in the Glue catalog: `gold.<table>` and `silver.<table>`
 (an unqualified name means gold, the named queries' default database). Two local-only schemas
@@ -8,16 +8,27 @@ expose what Athena does not register: `quarantine.<dataset>` and `audit.runs` /
 
 The DuckDB session is set up to behave like Trino where the two differ silently: time zone UTC
 and integer division of integers.
+
+Each table's Arrow dataset reads its Parquet files through Arrow's own (C++) filesystem, never
+through delta-rs's default Python filesystem handler: when DuckDB stops reading early (a `LIMIT`),
+Arrow's I/O threads are still calling that Python handler as the interpreter exits, and the
+process aborts (exit 134 or 139) after printing its result. Arrow's native filesystems have no
+Python in the I/O path; the dataset stays lazy, so DuckDB still pushes projections and filters
+down to the Parquet scan.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from deltalake import DeltaTable
+from deltalake.exceptions import DeltaProtocolError
+from pyarrow import fs as pafs
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
@@ -101,7 +112,10 @@ def qualify_tables(statement: exp.Query) -> list[str]:
     names: list[str] = []
     for table in statement.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
-            continue  # a table function
+            raise QueryError(
+                f"{table.sql(dialect='trino')} is not a table of the lakehouse: a query reads "
+                "only the tables that `python -m etl.query --list` shows"
+            )
         if not table.db and table.name.lower() in ctes:
             continue
         catalog = table.catalog.lower()
@@ -131,20 +145,67 @@ def to_duckdb(sql: str) -> tuple[str, list[str]]:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(":memory:")
+    """An in-memory DuckDB that reads nothing but the Arrow data registered with it: no files,
+    no extensions from the network (Athena cannot read local files either)."""
+    connection = duckdb.connect(":memory:", config={"enable_external_access": False})
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("SET integer_division = true")  # Trino: 7 / 2 = 3
     return connection
+
+
+def native_filesystem(path: str) -> pafs.FileSystem:
+    """Arrow's own filesystem rooted at a table: local, or the one its URI names (s3://...)."""
+    if "://" in path:
+        filesystem, root = pafs.FileSystem.from_uri(path)
+    else:
+        filesystem, root = pafs.LocalFileSystem(), os.path.abspath(path)
+    return pafs.SubTreeFileSystem(root, filesystem)
+
+
+def arrow_source(path: str) -> pa.Table | Any:
+    """The current version of a Delta table for DuckDB: a lazy Arrow dataset over the table's
+    Parquet files, read by Arrow's native filesystem (see the module docstring).
+
+    A table that a plain Arrow dataset would misread (column mapping: the Parquet columns have
+    other names) or cannot read (deletion vectors) is read whole by delta-rs's own engine instead.
+    """
+    table = DeltaTable(path)
+    mapping = table.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if mapping == "none":
+        try:
+            return table.to_pyarrow_dataset(filesystem=native_filesystem(path))
+        except DeltaProtocolError:
+            pass
+    return pa.table(table.scan())
+
+
+def check_lakehouse(settings: Settings) -> None:
+    """QueryError when a local lakehouse folder is missing or is a file."""
+    root = settings.lakehouse_dir
+    if "://" in root:
+        return
+    if os.path.isfile(root):
+        raise QueryError(f"the lakehouse {root} is a file; --lakehouse-dir takes a folder")
+    if not os.path.isdir(root):
+        raise QueryError(
+            f"no lakehouse at {root}: the folder does not exist; give the folder the pipeline "
+            f"wrote with --lakehouse-dir (or ETL_LAKEHOUSE_DIR), or build it with "
+            f"`python -m etl.pipeline --lakehouse-dir {root}`"
+        )
 
 
 def register(connection: duckdb.DuckDBPyConnection, settings: Settings, name: str) -> None:
     """Expose a Delta table as the view `schema.table`; QueryError when it was never written."""
     path = table_path(settings, name)
     if not DeltaTable.is_deltatable(path):
-        raise QueryError(f"table {name} does not exist yet: no Delta table at {path}")
+        check_lakehouse(settings)
+        raise QueryError(
+            f"table {name} does not exist yet: no Delta table at {path} "
+            "(the pipeline writes it: python -m etl.pipeline)"
+        )
     schema, _, table = name.partition(".")
     source = f"_{schema}__{table}"
-    connection.register(source, DeltaTable(path).to_pyarrow_dataset())
+    connection.register(source, arrow_source(path))
     connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     connection.execute(f'CREATE OR REPLACE VIEW "{schema}"."{table}" AS SELECT * FROM "{source}"')
 

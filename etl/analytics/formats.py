@@ -6,12 +6,15 @@ import csv
 import io
 import json
 import math
+import os
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from etl.analytics.engine import QueryResult
+from etl.errors import EtlError
 
 Format = Literal["table", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json")
@@ -101,3 +104,16 @@ FORMATTERS: dict[Format, Callable[[QueryResult], str]] = {
 
 def format_result(result: QueryResult, fmt: Format) -> str:
     return FORMATTERS[fmt](result)
+
+
+def write_result(text: str) -> None:
+    """Print a result. A reader that stops early (`| head`) is not an error: the rest of the
+    output is dropped quietly. Any other failure to write (a full disk) is an EtlError."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not isinstance(exc, BrokenPipeError):
+            raise EtlError(f"cannot write the result: {exc.strerror or exc}") from exc

@@ -1,7 +1,9 @@
 """Small inline SVG charts: columns with lines, horizontal bars and 100% stacked columns.
 
 Pure functions from numbers to SVG text, so that the dashboard is one self-contained HTML file
-(no JavaScript, no fonts or scripts from elsewhere). Every mark carries a `<title>` tooltip.
+(no JavaScript, no fonts or scripts from elsewhere). Every mark carries a `<title>` tooltip and
+every axis can carry a title. A chart needs at least one category: the caller shows a sentence
+instead of an empty chart.
 """
 
 from __future__ import annotations
@@ -77,6 +79,14 @@ def _text(x: float, y: float, content: str, anchor: str = "start", extra: str = 
     )
 
 
+def _axis_title(x: float, y: float, content: str, *, vertical: bool = False) -> str:
+    """An axis title: bold, centred on (x, y), turned a quarter left for a vertical axis."""
+    if not content:
+        return ""
+    turn = f' transform="rotate(-90 {_num(x)} {_num(y)})"' if vertical else ""
+    return _text(x, y, content, "middle", f' font-weight="600"{turn}')
+
+
 def _svg(width: int, height: int, label: str, parts: list[str]) -> str:
     return (
         f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img"'
@@ -110,11 +120,18 @@ def column_chart(
     *,
     label: str,
     value_text: Callable[[float], str] = compact,
+    x_title: str = "",
+    y_title: str = "",
+    right_title: str = "",
     width: int = 720,
     height: int = 300,
 ) -> str:
     """Columns per category, optional lines on the same axis and one line on a right axis."""
-    left_margin, right_margin, top, bottom = 56, (56 if right else 16), 34, 40
+    if not labels:
+        raise ValueError(f"{label}: no categories to draw")
+    left_margin = 72 if y_title else 56
+    right_margin = (72 if right_title else 56) if right else 16
+    top, bottom = 34, 56 if x_title else 40
     plot_w, plot_h = width - left_margin - right_margin, height - top - bottom
     n = max(len(labels), 1)
     band = plot_w / n
@@ -155,6 +172,7 @@ def column_chart(
     ]:
         points = [(x_mid(i), y_of(v, scale)) for i, v in enumerate(series.values)]
         dash = ' stroke-dasharray="5 3"' if series is right else ""
+        shown = compact if series is right else value_text
         parts.append(
             f'<polyline fill="none" stroke="{series.color}" stroke-width="2"{dash} points="'
             + " ".join(f"{_num(x)},{_num(y)}" for x, y in points)
@@ -163,7 +181,7 @@ def column_chart(
         for (x, y), name, value in zip(points, labels, series.values, strict=True):
             parts.append(
                 f'<circle cx="{_num(x)}" cy="{_num(y)}" r="3" fill="{series.color}">'
-                f"<title>{escape(f'{name} {series.name}: {compact(value)}')}</title></circle>"
+                f"<title>{escape(f'{name} {series.name}: {shown(value)}')}</title></circle>"
             )
     step = _every(len(labels), plot_w, 44)
     for i, name in enumerate(labels):
@@ -173,6 +191,10 @@ def column_chart(
         f'<line x1="{left_margin}" x2="{left_margin + plot_w}" y1="{top + plot_h}" '
         f'y2="{top + plot_h}" stroke="{AXIS}"/>'
     )
+    parts.append(_axis_title(left_margin + plot_w / 2, height - 8, x_title))
+    parts.append(_axis_title(14, top + plot_h / 2, y_title, vertical=True))
+    if right:
+        parts.append(_axis_title(width - 10, top + plot_h / 2, right_title, vertical=True))
     return _svg(width, height, label, parts)
 
 
@@ -183,16 +205,25 @@ def bar_chart(
     label: str,
     color: str = PALETTE[0],
     value_text: Callable[[float], str] = compact,
+    category_title: str = "",
+    value_title: str = "",
     width: int = 720,
     label_width: int = 210,
     row_height: int = 22,
 ) -> str:
-    """One horizontal bar per label, longest scale first as given, value printed at the end."""
-    top = 6
-    height = top + row_height * max(len(labels), 1) + 6
+    """One horizontal bar per label, in the order given, value printed at the end; the titles
+    head the label column and the bars like a table header."""
+    if not labels:
+        raise ValueError(f"{label}: no categories to draw")
+    top = 24 if category_title or value_title else 6
+    height = top + row_height * len(labels) + 6
     plot_w = width - label_width - 70
     scale = nice_max(max([*values, 0.0]))
     parts = []
+    if category_title:
+        parts.append(_text(label_width - 8, 14, category_title, "end", ' font-weight="600"'))
+    if value_title:
+        parts.append(_text(label_width, 14, value_title, "start", ' font-weight="600"'))
     for i, (name, value) in enumerate(zip(labels, values, strict=True)):
         y = top + row_height * i
         fits = int(label_width / 6.2)
@@ -205,8 +236,6 @@ def bar_chart(
             f"<title>{escape(f'{name}: {value_text(value)}')}</title></rect>"
         )
         parts.append(_text(label_width + bar + 6, y + row_height * 0.65, value_text(value)))
-    if not labels:
-        parts.append(_text(label_width, top + row_height * 0.65, "no rows"))
     return _svg(width, height, label, parts)
 
 
@@ -215,13 +244,18 @@ def stacked_chart(
     series: Sequence[Series],
     *,
     label: str,
+    x_title: str = "",
+    y_title: str = "",
     width: int = 720,
     height: int = 300,
 ) -> str:
     """100% stacked columns: each column shows how the series split that category."""
-    left_margin, right_margin, top, bottom = 48, 16, 34, 40
+    if not labels:
+        raise ValueError(f"{label}: no categories to draw")
+    left_margin, right_margin, top = (64 if y_title else 48), 16, 34
+    bottom = 56 if x_title else 40
     plot_w, plot_h = width - left_margin - right_margin, height - top - bottom
-    band = plot_w / max(len(labels), 1)
+    band = plot_w / len(labels)
     bar_w = band * 0.75
     parts = _legend(series, left_margin, 14)
     for k in range(5):
@@ -244,4 +278,6 @@ def stacked_chart(
     for i, name in enumerate(labels):
         if i % step == 0:
             parts.append(_text(left_margin + band * (i + 0.5), top + plot_h + 16, name, "middle"))
+    parts.append(_axis_title(left_margin + plot_w / 2, height - 8, x_title))
+    parts.append(_axis_title(14, top + plot_h / 2, y_title, vertical=True))
     return _svg(width, height, label, parts)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -14,7 +19,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 def test_readme_starts_with_the_run_and_the_test_command() -> None:
     blocks = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
     assert blocks[:2] == [
-        "pip install uv && uv run python -m etl.pipeline\n",
+        "pip install uv && uv run --no-dev python -m etl.pipeline\n",
         "pip install uv && bash scripts/test.sh\n",
     ]
     assert "bash scripts/test.sh" in (REPO / ".ci" / "run").read_text()
@@ -34,3 +39,37 @@ def test_analytics_section_is_the_docs_snippet() -> None:
     snippet = doc[start : doc.index("\n---\n", start)].strip()
     assert snippet in README
     assert Path(REPO / "scripts" / "generate_sample_data.py").is_file()
+
+
+DEV_TOOLS = {"pytest", "chispa", "ruff", "mypy", "cfn-lint", "moto", "awscli", "pillow"}
+
+
+def locked_packages(*flags: str) -> set[str]:
+    """The packages uv installs from uv.lock with these flags (names only)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    exported = subprocess.run(
+        [uv, "export", "--frozen", "--no-hashes", "--no-header", "--no-annotate", *flags],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    lines = [line.strip() for line in exported.splitlines()]
+    return {re.split(r"[=<>~;\s\[]", line)[0].lower() for line in lines if line[:1].isalnum()}
+
+
+def test_the_run_command_installs_only_what_the_pipeline_needs() -> None:
+    run_command = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)[0]
+    uv_run = shlex.split(run_command.split("&&")[1])
+    assert uv_run[:2] == ["uv", "run"]
+    flags = [arg for arg in uv_run[2 : uv_run.index("python")] if arg.startswith("--")]
+
+    runtime = locked_packages(*flags)
+    everything = locked_packages()  # scripts/test.sh: `uv sync --frozen`, the dev group included
+
+    assert runtime & DEV_TOOLS == set()
+    assert {"pyspark", "delta-spark", "deltalake", "great-expectations", "duckdb"} <= runtime
+    assert everything >= DEV_TOOLS

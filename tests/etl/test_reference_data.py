@@ -20,12 +20,9 @@ from etl.cli import new_context
 from etl.pipeline import run_pipeline
 from etl.runner import JobContext
 from etl.settings import BACKENDS, Settings
-from tests.conftest import REFERENCE_DATA, reference_data_missing
+from tests.conftest import REFERENCE_DATA, needs_reference_data
 
-pytestmark = [
-    pytest.mark.reference_data,
-    pytest.mark.skipif(reference_data_missing() is not None, reason=str(reference_data_missing())),
-]
+pytestmark = [pytest.mark.reference_data, needs_reference_data]
 CENT = Decimal("0.01")
 
 

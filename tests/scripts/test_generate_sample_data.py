@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from python_calamine import CalamineWorkbook
 
+from tests.conftest import REFERENCE_DATA, needs_reference_data
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "generate_sample_data.py"
-REFERENCE = REPO.parent / "shared" / "reference-data" / "apr_2025"  # as in tests/conftest.py
 
 ORDER_HEADER = ["order_num", "order_id", "user_id", "order_timestamp", "total_amount", "date"]
 ITEM_HEADER = [
@@ -384,16 +385,16 @@ def test_clean_rows_look_like_the_real_data(tmp_path: Path) -> None:
 
 
 @pytest.mark.reference_data
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="the real reference files are not available")
+@needs_reference_data
 def test_format_matches_the_real_files(tmp_path: Path) -> None:
     run(tmp_path, dirty="none")
-    real_header = _csv_rows(REFERENCE / "products.csv")[0]
+    real_header = _csv_rows(REFERENCE_DATA / "products.csv")[0]
     assert _csv_rows(tmp_path / "products.csv")[0] == real_header
     assert (tmp_path / "products.csv").read_bytes().count(b"\r") == 0
-    real_departments = {r[2] for r in _csv_rows(REFERENCE / "products.csv")[1:]}
+    real_departments = {r[2] for r in _csv_rows(REFERENCE_DATA / "products.csv")[1:]}
     assert {r[2] for r in _csv_rows(tmp_path / "products.csv")[1:]} == real_departments
     for name in ("orders_apr_2025.xlsx", "order_items_apr_2025.xlsx"):
-        real = CalamineWorkbook.from_path(str(REFERENCE / name))
+        real = CalamineWorkbook.from_path(str(REFERENCE_DATA / name))
         ours = CalamineWorkbook.from_path(str(tmp_path / name))
         assert ours.sheet_names == real.sheet_names[:7]
         real_rows = real.get_sheet_by_name(real.sheet_names[0]).to_python(nrows=3)

@@ -119,3 +119,38 @@ def test_query_and_report_do_not_start_spark() -> None:
     code = "import sys, etl.query, etl.report; print('pyspark' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.integration
+def test_a_reader_that_stops_early_is_not_an_error(sample_lakehouse: JobContext) -> None:
+    """`python -m etl.query ... | head -1`: the rest of the output is dropped, no traceback."""
+    command = [sys.executable, "-m", "etl.query", *lakehouse_args(sample_lakehouse)]
+    with subprocess.Popen(
+        [*command, "SELECT * FROM silver.order_items"],  # far more than a pipe buffer holds
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as query:
+        assert query.stdout is not None and query.stderr is not None
+        header = query.stdout.readline()
+        query.stdout.close()
+        err = query.stderr.read()
+        code = query.wait(timeout=120)
+    assert header.split()[:2] == [b"id", b"order_id"]
+    assert (code, err) == (0, b"")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "etl.query", "SELECT 1 AS one"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert (done.returncode, done.stderr) == (
+        2,
+        "error: cannot write the result: No space left on device\n",
+    )
