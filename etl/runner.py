@@ -95,6 +95,7 @@ class JobResult:
     skipped_files: int = 0
     input: str = ""  # what the job consumed, e.g. "bronze/orders@4-6"
     table_versions: dict[str, int] = field(default_factory=dict)  # after the job
+    stages: dict[str, float] = field(default_factory=dict)  # seconds of read, transform, ...
 
     @property
     def written(self) -> int:
@@ -173,18 +174,21 @@ class Job(Protocol, Generic[In, Out]):
 class Stage:
     rows: int | None = None
     note: str = ""
+    seconds: float = 0.0
 
 
 @contextmanager
-def stage(job: str, name: str) -> Iterator[Stage]:
-    """Time a stage and log one line for it: rows (where known) and seconds."""
+def stage(job: str, name: str, timings: dict[str, float]) -> Iterator[Stage]:
+    """Time a stage, add its seconds to `timings` and log one line: rows (where known) and
+    seconds."""
     record = Stage()
     started = time.perf_counter()
     yield record
-    seconds = time.perf_counter() - started
+    record.seconds = time.perf_counter() - started
+    timings[name] = round(timings.get(name, 0.0) + record.seconds, 3)
     rows = f"{record.rows} rows, " if record.rows is not None else ""
     note = f" ({record.note})" if record.note else ""
-    log.info("%s: %s: %s%.2fs%s", job, name, rows, seconds, note)
+    log.info("%s: %s: %s%.2fs%s", job, name, rows, record.seconds, note)
 
 
 SideRecords = Callable[["JobContext", JobSpec, JobResult], None]
@@ -205,24 +209,26 @@ def run_job(job: Job[Any, Any], ctx: JobContext, record: SideRecords) -> JobResu
     spec = job.spec
     ctx.job = spec.name
     started = time.perf_counter()
-    with stage(spec.name, "read") as s:
+    timings: dict[str, float] = {}
+    with stage(spec.name, "read", timings) as s:
         inputs = job.read(ctx)
         s.note = inputs.note if isinstance(inputs, NothingNew) else ""
     if isinstance(inputs, NothingNew):
         result = JobResult(spec.name, ctx.path(spec.output), status="nothing new")
         result.skipped_files = inputs.skipped_files
-        result.seconds = round(time.perf_counter() - started, 2)
     else:
-        with stage(spec.name, "transform"):
+        with stage(spec.name, "transform", timings):
             output = job.transform(ctx, inputs)
-        with stage(spec.name, "check"):
+        with stage(spec.name, "check", timings):
             job.check(ctx, output)
-        with stage(spec.name, "write") as s:
+        with stage(spec.name, "write", timings) as s:
             result = job.write(ctx, output)
             s.rows = result.written
-        result.table_versions = written_versions(ctx, spec)
-        result.version = result.table_versions.get(spec.output)
-        result.seconds = round(time.perf_counter() - started, 2)
+            result.table_versions = written_versions(ctx, spec)
+            result.version = result.table_versions.get(spec.output)
+    result.stages = timings
+    result.seconds = round(time.perf_counter() - started, 2)
+    if result.status != "nothing new":
         record(ctx, spec, result)
     log.info(
         "%s: %s: read %d, inserted %d, updated %d, rejected %d, duplicates %d in %.1fs",
