@@ -11,11 +11,11 @@ import argparse
 import logging
 from collections.abc import Sequence
 
+from etl import registry
 from etl.bookkeeping import MAINTENANCE, latest_state
 from etl.cli import guarded, new_context, parser_for, start
 from etl.errors import ConfigurationError
 from etl.lock import lakehouse_lock
-from etl.registry import JOBS
 from etl.runner import JobContext
 from etl.settings import (
     DEFAULT_VACUUM_RETENTION_HOURS,
@@ -36,7 +36,7 @@ def maintained_tables() -> list[tuple[str, str | None, tuple[str, ...], tuple[st
     """(table, the job whose state it holds, Z-order columns, partition columns) of every table
     a job writes, each once."""
     tables: dict[str, tuple[str, str | None, tuple[str, ...], tuple[str, ...]]] = {}
-    for spec in JOBS:
+    for spec in registry.specs():
         owner = spec.name if spec.layer != "bronze" else None
         tables.setdefault(spec.output, (spec.output, owner, spec.zorder_by, spec.partition_by))
         for table in spec.writes[1:]:

@@ -10,7 +10,7 @@ from etl.accounting import balances, format_balances
 from etl.cli import execute, guarded, new_context, options_for, parser_for, start
 from etl.errors import ConfigurationError, ExitCode
 from etl.quality.data_docs import data_docs_index
-from etl.registry import JOB_NAMES, LAYERS, runnable, select_jobs
+from etl.registry import LAYERS, job_names, runnable, select_jobs
 from etl.runner import JobContext, JobResult
 from etl.summary import format_summary
 
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen.add_argument(
         "--jobs",
         metavar="JOB[,JOB...]",
-        help=f"comma-separated jobs to run instead of whole layers, of {', '.join(JOB_NAMES)} "
+        help=f"comma-separated jobs to run instead of whole layers, of {', '.join(job_names())} "
         "[default: every job of --layers]",
     )
     args = parser.parse_args(argv)

@@ -10,6 +10,8 @@ plus one line here (docs/architecture.md walks through an example). A table is n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from etl.bronze import order_items_etl as bronze_order_items
@@ -42,6 +44,35 @@ RUNNABLE: tuple[Job[Any, Any], ...] = (
 )
 JOBS: tuple[JobSpec, ...] = tuple(j.spec for j in RUNNABLE)
 JOB_NAMES: tuple[str, ...] = tuple(j.name for j in JOBS)
+
+
+def jobs() -> tuple[Job[Any, Any], ...]:
+    """The job objects, in dependency order (read at call time, so `extended` applies)."""
+    return RUNNABLE
+
+
+def specs() -> tuple[JobSpec, ...]:
+    return JOBS
+
+
+def job_names() -> tuple[str, ...]:
+    return JOB_NAMES
+
+
+@contextmanager
+def extended(*added: Job[Any, Any]) -> Iterator[None]:
+    """The registry with more jobs, after the others, for as long as the block runs (a test's
+    throw-away gold table, say). Everything that lists jobs reads the registry when it runs,
+    so the pipeline, maintenance, validation and the query engine all see them."""
+    global RUNNABLE, JOBS, JOB_NAMES
+    saved = RUNNABLE, JOBS, JOB_NAMES
+    RUNNABLE = (*RUNNABLE, *added)
+    JOBS = tuple(j.spec for j in RUNNABLE)
+    JOB_NAMES = tuple(j.name for j in JOBS)
+    try:
+        yield
+    finally:
+        RUNNABLE, JOBS, JOB_NAMES = saved
 
 
 def job(name: str) -> JobSpec:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from etl import registry
 from etl.bookkeeping import RESTORE, latest_state
 from etl.cli import guarded, new_context, parser_for, start
 from etl.errors import EtlError
 from etl.lock import lakehouse_lock
-from etl.registry import JOBS
 from etl.runner import RUNS, JobContext
 from etl.storage import Commit
 
@@ -50,12 +50,12 @@ class Step:
 
 
 def _owners() -> dict[str, str]:
-    return {spec.output: spec.name for spec in JOBS if spec.layer != "bronze"}
+    return {spec.output: spec.name for spec in registry.specs() if spec.layer != "bronze"}
 
 
 def _order() -> list[str]:
     """Every table, sources before their readers; `_audit/runs` last."""
-    tables = [t for spec in JOBS for t in spec.writes if t != RUNS]
+    tables = [t for spec in registry.specs() for t in spec.writes if t != RUNS]
     return [*dict.fromkeys(tables), RUNS]
 
 

@@ -18,7 +18,7 @@ from etl.analytics.engine import QueryResult, run_query, table_exists
 from etl.analytics.named_queries import named_query
 from etl.analytics.svg import PALETTE, Series, bar_chart, column_chart, percent, stacked_chart
 from etl.quality.data_docs import marker, table_status
-from etl.registry import JOB_NAMES, datasets
+from etl.registry import datasets, job_names
 from etl.settings import Settings
 
 TOP_PRODUCTS_SHOWN = 10
@@ -452,7 +452,7 @@ def baskets_card(board: Dashboard) -> str:
 def job_order(job: Any) -> tuple[int, str]:
     """Jobs in pipeline order, as the run summary lists them."""
     name = str(job)
-    return (JOB_NAMES.index(name) if name in JOB_NAMES else len(JOB_NAMES), name)
+    return (job_names().index(name) if name in job_names() else len(job_names()), name)
 
 
 def run_table(run: QueryResult, heading: str) -> str:

@@ -36,13 +36,18 @@ from etl.errors import EtlError
 from etl.registry import datasets, gold_tables
 from etl.settings import Settings
 
+
 # schema → (folder under the lakehouse, tables)
-SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "gold": ("gold", gold_tables()),
-    "silver": ("silver", datasets()),
-    "quarantine": ("quarantine", datasets()),
-    "audit": ("_audit", ("runs", "dq_results")),
-}
+def schemas() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """schema → (folder under the lakehouse, tables), from the registry when asked."""
+    return {
+        "gold": ("gold", gold_tables()),
+        "silver": ("silver", datasets()),
+        "quarantine": ("quarantine", datasets()),
+        "audit": ("_audit", ("runs", "dq_results")),
+    }
+
+
 DEFAULT_SCHEMA = "gold"
 ATHENA_CATALOG = "awsdatacatalog"
 
@@ -65,13 +70,13 @@ class QueryResult:
 
 
 def known_tables() -> list[str]:
-    return [f"{schema}.{table}" for schema, (_, tables) in SCHEMAS.items() for table in tables]
+    return [f"{schema}.{table}" for schema, (_, tables) in schemas().items() for table in tables]
 
 
 def table_path(settings: Settings, name: str) -> str:
     """The Delta location of `schema.table`; QueryError for a name outside the catalog."""
     schema, _, table = name.partition(".")
-    folder, tables = SCHEMAS.get(schema, ("", ()))
+    folder, tables = schemas().get(schema, ("", ()))
     if table not in tables:
         raise QueryError(f"unknown table {name}; known tables: {', '.join(known_tables())}")
     return settings.table_path(folder, table)
@@ -136,7 +141,7 @@ def to_duckdb(sql: str) -> tuple[str, list[str]]:
     tables = qualify_tables(statement)
     for name in tables:
         schema, _, table = name.partition(".")
-        if table not in SCHEMAS.get(schema, ("", ()))[1]:
+        if table not in schemas().get(schema, ("", ()))[1]:
             raise QueryError(f"unknown table {name}; known tables: {', '.join(known_tables())}")
     try:
         return statement.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE), tables

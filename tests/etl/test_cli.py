@@ -559,7 +559,7 @@ FLAGS: dict[str, set[str]] = {
     "etl.pipeline": {"-h", *SETTINGS_OF_BRONZE, *SETTINGS_OF_SILVER, "--layers", "--jobs"},
     "etl.maintenance": {"-h", "--lakehouse-dir", "--backend", "--retention-hours", "--no-vacuum"},
     "etl.query": {"-h", "--lakehouse-dir", "--file", "--list", "--format"},
-    "etl.report": {"-h", "--lakehouse-dir", "--output"},
+    "etl.report": {"-h", "--lakehouse-dir", "--output", "--currency"},
     **{spec.module: {"-h", *SETTINGS_OF_BRONZE} for spec in JOBS if spec.layer == "bronze"},
     **{spec.module: {"-h", *SETTINGS_OF_SILVER} for spec in JOBS if spec.layer == "silver"},
     **{spec.module: {"-h", *SETTINGS_OF_GOLD} for spec in JOBS if spec.layer == "gold"},

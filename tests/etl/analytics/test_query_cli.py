@@ -115,10 +115,21 @@ def test_the_module_runs_as_a_command(tmp_path: Path) -> None:
     assert len(bad.stderr.splitlines()) == 1
 
 
-def test_query_and_report_do_not_start_spark() -> None:
-    code = "import sys, etl.query, etl.report; print('pyspark' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "False", out.stderr
+def test_query_and_report_do_not_start_spark(sample_lakehouse: JobContext, tmp_path: Path) -> None:
+    """Both read the Delta tables through DuckDB and delta-rs: no Spark driver (no JVM) starts."""
+    lake = ["--lakehouse-dir", sample_lakehouse.settings.lakehouse_dir]
+    query = [*lake, "SELECT count(*) FROM gold.daily_sales"]
+    report = [*lake, "--output", str(tmp_path / "d.html")]
+    code = (
+        "import etl.query, etl.report\n"
+        f"assert etl.query.main({query!r}) == 0\n"
+        f"assert etl.report.main({report!r}) == 0\n"
+        "from pyspark import SparkContext\n"
+        "print('spark started' if SparkContext._active_spark_context else 'no spark')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "no spark"
 
 
 @pytest.mark.integration
