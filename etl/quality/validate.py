@@ -133,7 +133,7 @@ def run_checks(ctx: JobContext, table: str, df: DataFrame, checks: list[Check]) 
     """Run a table's suite through a GE checkpoint. The rule flags are computed in one pass and
     the results asked for success only; only when something failed is the suite run again for
     the observed values and counts that explain it."""
-    import great_expectations
+    import great_expectations  # seconds to import: only when a table is validated
 
     gx: Any = great_expectations
     assert len({c.description for c in checks}) == len(checks), f"{table}: duplicate checks"
@@ -156,13 +156,16 @@ def run_checks(ctx: JobContext, table: str, df: DataFrame, checks: list[Check]) 
         for item in run_result.results:
             check = by_description[item.expectation_config.description]
             observed = item.result.get("observed_value")
+            unexpected = item.result.get("unexpected_count")
+            if observed is None and unexpected is not None:
+                observed = unexpected  # a rule over rows: the number of rows that break it
             outcomes.append(
                 Outcome(
                     table=table,
                     check=check,
                     success=bool(item.success),
                     observed=json.dumps(observed, default=str) if observed is not None else "",
-                    unexpected=item.result.get("unexpected_count"),
+                    unexpected=unexpected,
                 )
             )
     return outcomes
