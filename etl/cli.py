@@ -9,10 +9,13 @@ published), 70 an internal error (a bug: the traceback is printed).
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import logging
 import os
 import sys
 import textwrap
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -67,15 +70,46 @@ def options_for(layers: Sequence[str]) -> tuple[str, ...]:
 
 
 def new_context(settings: Settings, spark: SparkSession | None = None) -> JobContext:
-    """A run over the lakehouse; Spark starts when a job first needs it."""
+    """A run over the lakehouse; Spark starts when a job first needs it, or in the background
+    as soon as a job finds work (`JobContext.warm_up`), while that job parses its input."""
     made: list[SparkSession] = [spark] if spark is not None else []
+    lock = threading.Lock()
 
     def _spark() -> SparkSession:
-        if not made:
-            made.append(get_spark("etl", settings.backend))
-        return made[0]
+        with lock:
+            if not made:
+                made.append(get_spark("etl", settings.backend))
+            return made[0]
 
-    return JobContext(settings, get_table_store(_spark, settings.backend), _spark)
+    ctx = JobContext(settings, get_table_store(_spark, settings.backend), _spark)
+    ctx.warm_up = _warm_up(_spark, settings.validate)
+    return ctx
+
+
+def _warm_up(spark: Callable[[], SparkSession], validate: bool) -> Callable[[], None]:
+    """Start the slow things a run with work needs, once, on other threads: the Spark session
+    (a JVM starting) and, when validating, the Great Expectations import (seconds of Python);
+    the main thread meanwhile parses source files. A later use waits for them."""
+    started: list[threading.Thread] = []
+
+    def _quietly(task: Callable[[], object]) -> Callable[[], None]:
+        def _run() -> None:
+            with suppress(BaseException):  # the main thread meets the same error, in one line
+                task()
+
+        return _run
+
+    def _start() -> None:
+        if started:
+            return
+        tasks: list[Callable[[], object]] = [spark]
+        if validate:
+            tasks.append(functools.partial(importlib.import_module, "great_expectations"))
+        for task in tasks:
+            started.append(threading.Thread(target=_quietly(task), daemon=True))
+            started[-1].start()
+
+    return _start
 
 
 def preflight(ctx: JobContext, jobs: Sequence[Job[Any, Any]]) -> None:

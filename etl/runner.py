@@ -121,6 +121,7 @@ class JobContext:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     job: str = ""  # the job running now; labels every commit
+    warm_up: Callable[[], None] = lambda: None  # called when a job finds work to do
     memo: dict[str, Any] = field(default_factory=dict)  # what a run reads once (the ledger)
     _spark: SparkSession | None = None
 
@@ -217,6 +218,7 @@ def run_job(job: Job[Any, Any], ctx: JobContext, record: SideRecords) -> JobResu
         result = JobResult(spec.name, ctx.path(spec.output), status="nothing new")
         result.skipped_files = inputs.skipped_files
     else:
+        ctx.warm_up()
         with stage(spec.name, "transform", timings):
             output = job.transform(ctx, inputs)
         with stage(spec.name, "check", timings):

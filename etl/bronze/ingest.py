@@ -91,6 +91,17 @@ class Staging:
             self.fs.delete_dir(self.root)
 
 
+def _warming(ctx: JobContext, sink: SheetSink) -> SheetSink:
+    """The sink, starting the run's slow parts (Spark) once a first new sheet is parsed, so
+    they start while the rest of the file is parsed."""
+
+    def _write(sheet: str | None, rows: list[tuple[object, ...]]) -> None:
+        ctx.warm_up()
+        sink(sheet, rows)
+
+    return _write
+
+
 def clear_staging(lakehouse_dir: str) -> None:
     """Remove what a crashed run left in `_staging` (called under the lakehouse lock)."""
     Staging(f"{lakehouse_dir.rstrip('/')}/{STAGING}").remove()
@@ -167,7 +178,7 @@ class BronzeJob:
             for file in self.files(ctx):
                 # Raises before anything is written; a file ingested before is not parsed again.
                 sink = staging.sink(file.name, columns)
-                rows = read_source(file, columns, numeric, known=seen, sink=sink)
+                rows = read_source(file, columns, numeric, known=seen, sink=_warming(ctx, sink))
                 if rows is None:
                     parsed.skipped += 1
                     continue

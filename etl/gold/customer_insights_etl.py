@@ -9,13 +9,15 @@ Segments (checked in this order):
 
 from __future__ import annotations
 
+from functools import partial
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from etl.cli import job_main
 from etl.gold.job import GoldJob, GoldTable, Tables
 from etl.gold.measures import money
-from etl.quality.expectations import NOT_EMPTY, RATE, Check, between, not_null, rows_where, unique
+from etl.quality.expectations import RATE, Check, between, rows_where
 
 BIG_SPEND = 400
 
@@ -110,9 +112,6 @@ TABLE = GoldTable(
     touched=touched,
     limit=limit,
     checks=(
-        NOT_EMPTY,
-        unique("user_id"),
-        not_null("user_id"),
         between("total_orders", 1, None),
         between("total_spend", 0, None),
         between("reorder_rate", *RATE),
@@ -130,9 +129,7 @@ TABLE = GoldTable(
 JOB = GoldJob(TABLE)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, argv)
-
+main = partial(job_main, JOB)  # python -m etl.<layer>.<name>_etl [flags]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.cli import job_main
 from etl.gold.job import GoldJob, GoldTable, Tables
 from etl.gold.measures import items_with_order_date, money
-from etl.quality.expectations import NOT_EMPTY, RATE, between, not_null, rows_where, unique
+from etl.quality.expectations import RATE, between, rows_where
 
 
 def build(tables: Tables) -> DataFrame:
@@ -63,9 +65,6 @@ TABLE = GoldTable(
     touched=touched,
     limit=limit,
     checks=(
-        NOT_EMPTY,
-        unique("order_date"),
-        not_null("order_date"),
         between("total_orders", 1, None),
         between("total_revenue", 0, None),
         between("reorder_rate", *RATE),
@@ -86,9 +85,7 @@ TABLE = GoldTable(
 JOB = GoldJob(TABLE)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, argv)
-
+main = partial(job_main, JOB)  # python -m etl.<layer>.<name>_etl [flags]
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -28,7 +28,7 @@ from etl.bookkeeping import (
     with_data_changes,
 )
 from etl.errors import EtlError
-from etl.quality.expectations import Check
+from etl.quality.expectations import NOT_EMPTY, Check, not_null, unique
 from etl.quality.validate import validate
 from etl.runner import DQ_RESULTS, RUNS, JobContext, JobResult, JobSpec, NothingNew
 from etl.storage import CHANGE_COLUMNS, MergeSpec, changed_predicate
@@ -55,7 +55,7 @@ class GoldTable:
     key: tuple[str, ...]
     reads: tuple[str, ...]
     build: Callable[[Tables], DataFrame]
-    checks: tuple[Check, ...] = ()
+    checks: tuple[Check, ...] = ()  # besides rows, key unique and key not null (always)
     zorder_by: tuple[str, ...] = ()
     touched: Callable[[Tables, Tables], DataFrame | None] | None = None
     limit: Callable[[Tables, DataFrame], Tables] | None = None
@@ -95,7 +95,9 @@ class GoldJob:
         )
 
     def expectations(self, ctx: JobContext | None = None) -> list[Check]:
-        return list(self.table.checks)
+        """Every gold table has rows and a unique, complete key; then its own checks."""
+        key = self.table.key
+        return [NOT_EMPTY, unique(*key), *(not_null(k) for k in key), *self.table.checks]
 
     # ------------------------------------------------------------------------------- read
 

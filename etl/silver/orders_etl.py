@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from etl.cli import job_main
 from etl.contracts import ORDERS
 from etl.silver.job import SilverJob
@@ -9,9 +11,7 @@ from etl.silver.job import SilverJob
 JOB = SilverJob(ORDERS)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return job_main(JOB, argv)
-
+main = partial(job_main, JOB)  # python -m etl.<layer>.<name>_etl [flags]
 
 if __name__ == "__main__":
     raise SystemExit(main())

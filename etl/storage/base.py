@@ -173,10 +173,6 @@ class TableStore(Protocol):
 
     def count(self, path: str) -> int: ...
 
-    def create(
-        self, path: str, schema: StructType, partition_by: tuple[str, ...], commit: Commit
-    ) -> int: ...
-
     def merge(self, df: DataFrame, path: str, spec: MergeSpec, commit: Commit) -> MergeResult: ...
 
     def merge_rows(

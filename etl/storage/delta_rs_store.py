@@ -153,18 +153,6 @@ class DeltaRsTableStore:
         schema = to_arrow_schema(df.schema)
         return folder, pads.dataset(folder + "/data", format="parquet", schema=schema)
 
-    def create(
-        self, path: str, schema: StructType, partition_by: tuple[str, ...], commit: Commit
-    ) -> int:
-        DeltaTable.create(
-            path,
-            schema=to_arrow_schema(schema),
-            partition_by=list(partition_by) or None,
-            configuration={CDF_PROPERTY: "true"},
-            commit_properties=_properties(commit),
-        )
-        return self._committed(path)
-
     def _write_new(
         self,
         data: pads.Dataset | pa.Table,

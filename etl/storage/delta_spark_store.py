@@ -125,11 +125,6 @@ class DeltaSparkTableStore:
         writer.save(path)
         return self._committed(path)
 
-    def create(
-        self, path: str, schema: StructType, partition_by: tuple[str, ...], commit: Commit
-    ) -> int:
-        return self._write_new(self.spark.createDataFrame([], schema), path, partition_by, commit)
-
     def merge(self, df: DataFrame, path: str, spec: MergeSpec, commit: Commit) -> MergeResult:
         if not self.exists(path):
             if spec.op_column:

@@ -17,7 +17,7 @@ from etl.analytics.engine import known_tables, run_query
 from etl.cli import new_context
 from etl.gold.job import GoldJob, GoldTable, Tables
 from etl.pipeline import run_pipeline
-from etl.quality.expectations import NOT_EMPTY, between, unique
+from etl.quality.expectations import between
 from etl.settings import Settings
 from tests.conftest import REPO
 from tests.helpers import write_sources
@@ -35,7 +35,7 @@ THROWAWAY = GoldJob(
         key=("user_id",),
         reads=("orders",),
         build=build,
-        checks=(NOT_EMPTY, unique("user_id"), between("spend", 15, None)),
+        checks=(between("spend", 15, None),),
         zorder_by=("user_id",),
         description="customers who spent over 15",
     )
@@ -71,7 +71,12 @@ def test_a_gold_table_added_to_the_registry_alone_is_picked_up_everywhere(
         # validation ran its suite
         checked = ctx.store.read_rows(ctx.path("_audit/dq_results"))
         mine = {r["description"] for r in checked if r["table_name"] == "gold.big_customers"}
-        assert mine == {"table has rows", "user_id is unique", "spend within [15, None]"}
+        assert mine == {
+            "table has rows",
+            "user_id is unique",
+            "user_id is not null",
+            "spend within [15, None]",
+        }
         # maintenance keeps it, Z-ordered
         assert ("gold/big_customers", "gold.big_customers", ("user_id",), ()) in (
             maintenance.maintained_tables()
