@@ -489,55 +489,57 @@ def runs_part(quality: Quality) -> str:
     )
 
 
-def quality_card(quality: Quality) -> str:
+def quarantine_part(quality: Quality) -> str:
     parts: list[str] = ["<h3>Rows quarantined by reason</h3>"]
-    if quality.reasons is not None and quality.totals is not None:
-        reasons = quality.reasons.records()[:QUARANTINE_REASONS_SHOWN]
-        if reasons:
-            parts.append(
-                bar_chart(
-                    [f"{business(r['dataset'])}: {r['reason']}" for r in reasons],
-                    [_f(r["row_count"]) for r in reasons],
-                    label="Rows quarantined by reason",
-                    color=PALETTE[3],
-                    category_title="Data set: reason code",
-                    value_title="Rows (a row with two reasons counts under both)",
-                    width=900,
-                    label_width=340,
-                )
-            )
-        else:
-            parts.append(empty("No rows were quarantined."))
+    if quality.reasons is None or quality.totals is None:
+        return "".join([*parts, empty("No quarantine tables yet.")])
+    reasons = quality.reasons.records()[:QUARANTINE_REASONS_SHOWN]
+    if reasons:
         parts.append(
-            html_table(
-                quality.totals,
-                formats={"dataset": business, "row_count": count, "retryable": count},
+            bar_chart(
+                [f"{business(r['dataset'])}: {r['reason']}" for r in reasons],
+                [_f(r["row_count"]) for r in reasons],
+                label="Rows quarantined by reason",
+                color=PALETTE[3],
+                category_title="Data set: reason code",
+                value_title="Rows (a row with two reasons counts under both)",
+                width=900,
+                label_width=340,
             )
         )
     else:
-        parts.append(empty("No quarantine tables yet."))
-    parts.append(runs_part(quality))
+        parts.append(empty("No rows were quarantined."))
+    parts.append(
+        html_table(
+            quality.totals,
+            formats={"dataset": business, "row_count": count, "retryable": count},
+        )
+    )
+    return "".join(parts)
+
+
+def expectations_part(expectations: QueryResult) -> str:
+    statuses = {
+        str(r["table_name"]): marker(table_status(int(r["errors"]), int(r["warnings"])))
+        for r in expectations.records()
+    }
+    with_status = QueryResult(
+        (*expectations.columns, "status"),
+        [(*row, statuses[str(row[0])]) for row in expectations.rows],
+    )
+    columns = ["table_name", "status", "expectations", "errors", "warnings", "validated_at"]
+    return (
+        "<h3>Great Expectations, latest validation per table</h3>"
+        '<p class="note">A failed error expectation fails its table and job; a failed '
+        "warning expectation is reported and the table passes.</p>"
+        + html_table(with_status, columns, raw=frozenset({"status"}))
+    )
+
+
+def quality_card(quality: Quality) -> str:
+    parts = [quarantine_part(quality), runs_part(quality)]
     if quality.expectations is not None:
-        parts.append("<h3>Great Expectations, latest validation per table</h3>")
-        parts.append(
-            '<p class="note">A failed error expectation fails its table and job; a failed '
-            "warning expectation is reported and the table passes.</p>"
-        )
-        statuses = {
-            str(r["table_name"]): marker(table_status(int(r["errors"]), int(r["warnings"])))
-            for r in quality.expectations.records()
-        }
-        with_status = QueryResult(
-            (*quality.expectations.columns, "status"),
-            [(*row, statuses[str(row[0])]) for row in quality.expectations.rows],
-        )
-        parts.append(
-            html_table(
-                with_status,
-                ["table_name", "status", "expectations", "errors", "warnings", "validated_at"],
-                raw=frozenset({"status"}),
-            )
-        )
+        parts.append(expectations_part(quality.expectations))
     note = "Rows rejected by the silver rules, the pipeline's runs and the table validations."
     source = "quarantine.<data set> (reasons), audit.runs and audit.dq_results"
     return card("data-quality", "Data quality", note, "".join(parts), source, wide=True)

@@ -112,6 +112,97 @@ def _every(count: int, room: float, per_label: float) -> int:
     return max(1, math.ceil(count * per_label / room)) if count else 1
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """The geometry of a column chart: margins, plot area and the categories' band."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    count: int
+
+    @property
+    def band(self) -> float:
+        return self.width / max(self.count, 1)
+
+    def x_mid(self, i: int) -> float:
+        return self.left + self.band * (i + 0.5)
+
+    def y_of(self, value: float, scale: float) -> float:
+        return self.top + self.height * (1 - value / scale)
+
+
+def _grid(plot: _Plot, top_value: float, right_top: float | None) -> list[str]:
+    parts = []
+    steps = intervals(top_value)
+    for k in range(steps + 1):
+        tick = top_value * k / steps
+        y = plot.y_of(tick, top_value)
+        parts.append(
+            f'<line x1="{plot.left}" x2="{plot.left + plot.width}" y1="{_num(y)}" '
+            f'y2="{_num(y)}" stroke="{GRID}"/>'
+        )
+        parts.append(_text(plot.left - 6, y + 4, compact(tick), "end"))
+        if right_top is not None:
+            right_tick = compact(right_top * k / steps)
+            parts.append(_text(plot.left + plot.width + 6, y + 4, right_tick, "start"))
+    return parts
+
+
+def _columns(
+    plot: _Plot, labels: Sequence[str], bars: Series, scale: float, shown: Callable[[float], str]
+) -> list[str]:
+    bar_w = plot.band * 0.7
+    parts = []
+    for i, (name, value) in enumerate(zip(labels, bars.values, strict=True)):
+        y = plot.y_of(value, scale)
+        parts.append(
+            f'<rect x="{_num(plot.x_mid(i) - bar_w / 2)}" y="{_num(y)}" width="{_num(bar_w)}" '
+            f'height="{_num(plot.top + plot.height - y)}" fill="{bars.color}">'
+            f"<title>{escape(f'{name} {bars.name}: {shown(value)}')}</title></rect>"
+        )
+    return parts
+
+
+def _line(
+    plot: _Plot,
+    labels: Sequence[str],
+    series: Series,
+    scale: float,
+    shown: Callable[[float], str],
+    dashed: bool,
+) -> list[str]:
+    points = [(plot.x_mid(i), plot.y_of(v, scale)) for i, v in enumerate(series.values)]
+    dash = ' stroke-dasharray="5 3"' if dashed else ""
+    parts = [
+        f'<polyline fill="none" stroke="{series.color}" stroke-width="2"{dash} points="'
+        + " ".join(f"{_num(x)},{_num(y)}" for x, y in points)
+        + '"/>'
+    ]
+    for (x, y), name, value in zip(points, labels, series.values, strict=True):
+        parts.append(
+            f'<circle cx="{_num(x)}" cy="{_num(y)}" r="3" fill="{series.color}">'
+            f"<title>{escape(f'{name} {series.name}: {shown(value)}')}</title></circle>"
+        )
+    return parts
+
+
+def _x_axis(plot: _Plot, labels: Sequence[str]) -> list[str]:
+    step = _every(len(labels), plot.width, 44)
+    bottom = plot.top + plot.height
+    parts = [
+        _text(plot.x_mid(i), bottom + 16, name, "middle")
+        for i, name in enumerate(labels)
+        if i % step == 0
+    ]
+    parts.append(
+        f'<line x1="{plot.left}" x2="{plot.left + plot.width}" y1="{bottom}" '
+        f'y2="{bottom}" stroke="{AXIS}"/>'
+    )
+    return parts
+
+
 def column_chart(
     labels: Sequence[str],
     bars: Series,
@@ -129,72 +220,25 @@ def column_chart(
     """Columns per category, optional lines on the same axis and one line on a right axis."""
     if not labels:
         raise ValueError(f"{label}: no categories to draw")
-    left_margin = 72 if y_title else 56
+    left = 72 if y_title else 56
     right_margin = (72 if right_title else 56) if right else 16
     top, bottom = 34, 56 if x_title else 40
-    plot_w, plot_h = width - left_margin - right_margin, height - top - bottom
-    n = max(len(labels), 1)
-    band = plot_w / n
+    plot = _Plot(left, top, width - left - right_margin, height - top - bottom, len(labels))
     top_value = nice_max(max([*bars.values, *(v for s in lines for v in s.values), 0.0]))
-    right_top = nice_max(max([*right.values, 0.0])) if right else 1.0
-
-    def x_mid(i: int) -> float:
-        return left_margin + band * (i + 0.5)
-
-    def y_of(value: float, scale: float) -> float:
-        return top + plot_h * (1 - value / scale)
-
-    parts = _legend([bars, *lines, *([right] if right else [])], left_margin, 14)
-    steps = intervals(top_value)
-    for k in range(steps + 1):
-        tick = top_value * k / steps
-        y = y_of(tick, top_value)
-        parts.append(
-            f'<line x1="{left_margin}" x2="{left_margin + plot_w}" y1="{_num(y)}" '
-            f'y2="{_num(y)}" stroke="{GRID}"/>'
-        )
-        parts.append(_text(left_margin - 6, y + 4, compact(tick), "end"))
-        if right:
-            parts.append(
-                _text(left_margin + plot_w + 6, y + 4, compact(right_top * k / steps), "start")
-            )
-    bar_w = band * 0.7
-    for i, (name, value) in enumerate(zip(labels, bars.values, strict=True)):
-        y = y_of(value, top_value)
-        parts.append(
-            f'<rect x="{_num(x_mid(i) - bar_w / 2)}" y="{_num(y)}" width="{_num(bar_w)}" '
-            f'height="{_num(top + plot_h - y)}" fill="{bars.color}">'
-            f"<title>{escape(f'{name} {bars.name}: {value_text(value)}')}</title></rect>"
-        )
-    for series, scale in [
-        *((s, top_value) for s in lines),
-        *([(right, right_top)] if right else []),
-    ]:
-        points = [(x_mid(i), y_of(v, scale)) for i, v in enumerate(series.values)]
-        dash = ' stroke-dasharray="5 3"' if series is right else ""
-        shown = compact if series is right else value_text
-        parts.append(
-            f'<polyline fill="none" stroke="{series.color}" stroke-width="2"{dash} points="'
-            + " ".join(f"{_num(x)},{_num(y)}" for x, y in points)
-            + '"/>'
-        )
-        for (x, y), name, value in zip(points, labels, series.values, strict=True):
-            parts.append(
-                f'<circle cx="{_num(x)}" cy="{_num(y)}" r="3" fill="{series.color}">'
-                f"<title>{escape(f'{name} {series.name}: {shown(value)}')}</title></circle>"
-            )
-    step = _every(len(labels), plot_w, 44)
-    for i, name in enumerate(labels):
-        if i % step == 0:
-            parts.append(_text(x_mid(i), top + plot_h + 16, name, "middle"))
-    parts.append(
-        f'<line x1="{left_margin}" x2="{left_margin + plot_w}" y1="{top + plot_h}" '
-        f'y2="{top + plot_h}" stroke="{AXIS}"/>'
-    )
-    parts.append(_axis_title(left_margin + plot_w / 2, height - 8, x_title))
-    parts.append(_axis_title(14, top + plot_h / 2, y_title, vertical=True))
+    right_top = nice_max(max([*right.values, 0.0])) if right else None
+    parts = _legend([bars, *lines, *([right] if right else [])], left, 14)
+    parts += _grid(plot, top_value, right_top)
+    parts += _columns(plot, labels, bars, top_value, value_text)
+    for series in lines:
+        parts += _line(plot, labels, series, top_value, value_text, dashed=False)
+    if right is not None and right_top is not None:
+        parts += _line(plot, labels, right, right_top, compact, dashed=True)
+    parts += _x_axis(plot, labels)
+    middle = plot.top + plot.height / 2
+    parts.append(_axis_title(plot.left + plot.width / 2, height - 8, x_title))
+    parts.append(_axis_title(14, middle, y_title, vertical=True))
     if right:
-        parts.append(_axis_title(width - 10, top + plot_h / 2, right_title, vertical=True))
+        parts.append(_axis_title(width - 10, middle, right_title, vertical=True))
     return _svg(width, height, label, parts)
 
 
