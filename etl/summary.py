@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from etl.runner import JobResult
 
-HEADER = ("job", "read", "written", "rejected", "duplicates", "seconds")
+HEADER = ("job", "read", "written", "rejected", "duplicates", "seconds", "status")
 
 
 def format_summary(results: Sequence[JobResult]) -> str:
+    """One line per job, also for a job that had nothing new (it says so)."""
     rows = [HEADER] + [
         (
             r.job,
@@ -18,6 +19,7 @@ def format_summary(results: Sequence[JobResult]) -> str:
             str(r.rejected),
             str(r.duplicates),
             f"{r.seconds:.1f}",
+            r.status,
         )
         for r in results
     ]
@@ -25,15 +27,24 @@ def format_summary(results: Sequence[JobResult]) -> str:
 
 
 def format_table(rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table: the first row is the header, the first column left-aligned, the
-    others right-aligned."""
+    """A plain-text table: the first row is the header; columns of numbers are aligned right,
+    the others left."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    numeric = [i > 0 and all(_is_number(row[i]) for row in rows[1:]) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
+            cell.rjust(w) if numeric[i] else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
+        ).rstrip()
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
