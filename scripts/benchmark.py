@@ -1138,6 +1138,18 @@ def spark_started_in(document: Mapping[str, Any]) -> str:
     return "outside the jobs"
 
 
+def stage_profile(jobs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Job → seconds of each stage it ran, its total and its audit record."""
+    return {
+        j["job"]: {
+            **{s: j["stages"][s] for s in STAGES if s in j.get("stages", {})},
+            "total": j["seconds"],
+            "audit record": j.get("record_seconds", 0.0),
+        }
+        for j in jobs
+    }
+
+
 def nothing_new_verdict(run: Run) -> dict[str, Any]:
     """A run over unchanged sources: did every job say so, and did no table's version move?"""
     not_nothing = {j: s for j, s in run.statuses.items() if s != "nothing new"}
@@ -1165,6 +1177,7 @@ class Bench:
         self.unchanged: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
         self.failures: list[str] = []
+        self.machine = machine()
 
     # data -------------------------------------------------------------------------------
 
@@ -1537,13 +1550,18 @@ class Bench:
     def document(self) -> dict[str, Any]:
         runs = [{**asdict(r), "jobs_seconds": r.jobs_seconds} for r in self.runs]
         document = {
-            "machine": machine(),
+            "machine": {**self.machine, "load_average": load_average()},
             "size_validation": self.size_validation,
             "sizes": {k: asdict(self.size(k)) for k in SIZES},
             "startup": {k: asdict(v) for k, v in self.startup.items()},
             "reference": self.reference,
             "unchanged": self.unchanged,
             "runs": runs,
+            "profiles": {
+                r.name: stage_profile(r.jobs)
+                for r in self.runs
+                if r.scenario in ("S", "S-spark") and r.kind == "full"
+            },
             "failures": self.failures,
             **self.extra,
         }
@@ -2219,17 +2237,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also measure skipping under other target file sizes, Z-order columns and "
         "without the order_date partitioning (on copies of silver order_items)",
     )
-    # The child processes' own arguments.
-    parser.add_argument(
-        "--child", choices=("pipeline", "spark", "reference"), help=argparse.SUPPRESS
-    )
-    parser.add_argument("--source-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--lakehouse-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default=RS, help=argparse.SUPPRESS)
-    parser.add_argument("--validate", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    parser.add_argument("--launched", type=float, default=0.0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def parse_child_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The arguments this script gives its own child processes (`--child KIND ...`)."""
+    parser = argparse.ArgumentParser(prog="benchmark.py --child")
+    parser.add_argument("--child", choices=("pipeline", "spark", "reference"), required=True)
+    parser.add_argument("--source-dir")
+    parser.add_argument("--lakehouse-dir")
+    parser.add_argument("--backend", choices=(RS, SPARK), default=RS)
+    parser.add_argument("--validate", action="store_true")
+    parser.add_argument("--out")
+    parser.add_argument("--profile")
+    parser.add_argument("--result", required=True)
+    parser.add_argument("--launched", type=float, default=0.0)
     return parser.parse_args(argv)
 
 
@@ -2257,9 +2279,11 @@ def _printing_report(bench: Bench) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.child:
-        return CHILDREN[args.child](args, args.launched)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--child" in arguments:
+        child = parse_child_args(arguments)
+        return CHILDREN[child.child](child, child.launched)
+    args = parse_args(arguments)
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown or not scenarios:

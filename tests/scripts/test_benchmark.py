@@ -302,6 +302,20 @@ def test_the_stage_profile_lists_every_job_and_what_lies_around_them(bench: Modu
     assert "| Spark stop | 0.4 |" in text
 
 
+def test_the_stage_profile_in_the_json_has_every_job_and_stage_it_ran(bench: ModuleType) -> None:
+    assert bench.stage_profile(_pipeline_run()["jobs"]) == {
+        "bronze.products": {"read": 1.0, "total": 1.0, "audit record": 0.25},
+        "silver.products": {
+            "read": 0.5,
+            "transform": 2.0,
+            "check": 3.0,
+            "write": 1.5,
+            "total": 7.0,
+            "audit record": 0.25,
+        },
+    }
+
+
 def test_the_runs_table_gives_wall_layers_and_memory(bench: ModuleType) -> None:
     text = bench.report_runs({"runs": [_pipeline_run()]})
     assert text.splitlines()[2] == (
