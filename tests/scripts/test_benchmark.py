@@ -67,6 +67,7 @@ def test_memory_of_a_process_tree_includes_its_children(bench: ModuleType) -> No
         assert len(bench.process_tree(parent.pid)) >= 2
         parent.wait()
     assert memory.peak >= 200 * 2**20
+    assert 200 * 2**20 <= memory.peak_pss <= memory.peak  # shared pages count once
     assert memory.peak_jvm == 0
     assert memory.peak_python == memory.peak
     assert memory.samples > 3
@@ -275,6 +276,7 @@ def _pipeline_run(**fields: Any) -> dict[str, Any]:
         "peak_rss_bytes": 2 * GIB,
         "peak_jvm_bytes": GIB + GIB // 2,
         "peak_python_bytes": GIB // 2,
+        "peak_pss_bytes": GIB + GIB // 4,
         "files": {"total": 54},
         "files_added": {"total": 54},
     }
@@ -320,7 +322,7 @@ def test_the_runs_table_gives_wall_layers_and_memory(bench: ModuleType) -> None:
     text = bench.report_runs({"runs": [_pipeline_run()]})
     assert text.splitlines()[2] == (
         "| S delta-rs validate | delta-rs | on | 1,000 | 14.0 | 1.2 | 8.0 | 1.0 | 7.0 | 0.0 "
-        "| 6.0 | 2.00 GiB | 1.50 GiB | 0.50 GiB | 54 |"
+        "| 6.0 | 2.00 GiB | 1.25 GiB | 1.50 GiB | 0.50 GiB | 54 |"
     )
 
 
@@ -353,7 +355,11 @@ def test_goals_are_met_missed_or_not_measured(bench: ModuleType) -> None:
     assert found["L (10M items), delta-rs"]["verdict"] == "not measured"
 
     large = _pipeline_run(
-        name="L delta-rs", scenario="L", wall_seconds=400.0, peak_rss_bytes=9 * GIB
+        name="L delta-rs",
+        scenario="L",
+        wall_seconds=400.0,
+        peak_rss_bytes=9 * GIB,
+        peak_pss_bytes=7 * GIB,
     )
     slow = _document(runs=[_pipeline_run(wall_seconds=30.0), large])
     slow["incremental"] = {"base": "L", "wall_ratio": 1.75}
@@ -362,7 +368,7 @@ def test_goals_are_met_missed_or_not_measured(bench: ModuleType) -> None:
         ("30.0 s", "no, 15.0 s over"),
         ("21.4× (30.0 s ÷ 1.4 s)", "no, 2.1× the target"),
         ("1.5 s (5.5 s − 4.0 s)", "yes"),
-        ("9.00 GiB", "no, 1.00 GiB over"),
+        ("9.00 GiB (PSS 7.00 GiB)", "no, 1.00 GiB over"),
         ("400 s", "no, 40 s over"),
         ("1.75×", "no, 0.25× over"),
     ]
