@@ -801,6 +801,7 @@ def child_pipeline(args: argparse.Namespace, launched: float) -> int:
         "phases": phases.seconds,
         "phase_calls": phases.calls,
         "spark_windows": phases.windows.get("spark start", []),
+        "phase_windows": {k: v for k, v in phases.windows.items() if k != "spark start"},
         "windows": windows,
         "jobs": [asdict(r) for r in results],
     }
@@ -1143,14 +1144,19 @@ def stage_of(job: Mapping[str, Any], window: Mapping[str, Any], moment: float) -
 
 
 def spark_started_in(document: Mapping[str, Any]) -> str:
-    """Where the run started Spark: `<job> <stage>`, `outside the jobs`, or '' (not at all)."""
+    """Where the run started Spark: `<job> <stage>`, the call around the jobs it started in
+    (`preflight`), `outside the jobs`, or '' (not at all). The middle of the start decides:
+    stage boundaries are known only to the millisecond."""
     starts = document.get("spark_windows") or []
     if not starts:
         return ""
-    moment = starts[0][0]
+    moment = (starts[0][0] + starts[0][1]) / 2
     for job, window in zip(document["jobs"], document["windows"], strict=True):
         if window["start"] <= moment <= window["end"]:
             return f"{job['job']} {stage_of(job, window, moment)}"
+    for phase, windows in (document.get("phase_windows") or {}).items():
+        if any(start <= moment <= end for start, end in windows):
+            return phase
     return "outside the jobs"
 
 
@@ -2031,14 +2037,18 @@ def report_profile(run: Mapping[str, Any]) -> str:
         ("Python interpreter start", run.get("interpreter_seconds")),
         ("imports", run.get("import_seconds")),
         *((k, v) for k, v in phases.items() if k not in ("spark start", "audit record")),
-        ("the rest of the command (settings, lock, summary)", outside - named),
+        ("the rest of the command (settings, lock, summary)", max(0.0, outside - named)),
         ("Spark stop", run.get("stop_seconds")),
+        ("wall of the process (all of the above and the jobs)", run.get("wall_seconds")),
     ]
     lines = [table]
     if spark_in:
+        start = seconds(run.get("spark_start_seconds"))
+        inside = any(spark_in.startswith(j["job"] + " ") for j in run["jobs"])
         lines.append(
-            f"\n¹ Spark started inside {spark_in}: "
-            f"{seconds(run.get('spark_start_seconds'))} s of it."
+            f"\n¹ Spark started inside {spark_in}: {start} s of it."
+            if inside
+            else f"\nSpark started in {spark_in}, outside the jobs: {start} s of it."
         )
     lines += [
         "",
@@ -2190,7 +2200,7 @@ def report(document: Mapping[str, Any]) -> str:
         ("The incremental day", report_incremental(document)),
     ]
     for r in _runs(document):
-        if r["scenario"] in ("S", "S-spark") and r["kind"] == "full":
+        if r["scenario"] in ("S", "S-spark", "unchanged"):
             sections.append((f"Per job and stage: {r['name']}", report_profile(r)))
     if _runs(document):
         sections.append(("Per job: seconds · peak RSS while it ran", report_per_job(document)))

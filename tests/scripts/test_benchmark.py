@@ -214,8 +214,13 @@ def test_spark_start_is_placed_in_the_job_and_stage_it_fell_in(bench: ModuleType
     windows = [{"start": 100.0, "end": 100.6}, {"start": 101.0, "end": 106.5}]
     document = {"jobs": jobs, "windows": windows, "spark_windows": [[102.5, 105.0]]}
     assert bench.spark_started_in(document) == "bronze.orders transform"
-    assert bench.spark_started_in({**document, "spark_windows": [[100.7, 100.9]]}) == (
-        "outside the jobs"
+    between = {**document, "spark_windows": [[100.7, 100.9]]}
+    assert bench.spark_started_in(between) == "outside the jobs"
+    phases = {"preflight": [[100.6, 101.0]], "accounting": [[107.0, 108.0]]}
+    assert bench.spark_started_in({**between, "phase_windows": phases}) == "preflight"
+    # The middle of the start decides: it began at the last instant of the read stage.
+    assert bench.spark_started_in({**document, "spark_windows": [[101.99, 104.0]]}) == (
+        "bronze.orders transform"
     )
     assert bench.spark_started_in({**document, "spark_windows": []}) == ""
 
@@ -302,6 +307,10 @@ def test_the_stage_profile_lists_every_job_and_what_lies_around_them(bench: Modu
     assert "| the rest of the command (settings, lock, summary) | 1.0 |" in text
     assert "| Python interpreter start | 0.1 |" in text
     assert "| Spark stop | 0.4 |" in text
+    assert "| wall of the process (all of the above and the jobs) | 14.0 |" in text
+    outside = bench.report_profile(_pipeline_run(spark_started_in="preflight"))
+    assert "¹" not in outside
+    assert "Spark started in preflight, outside the jobs: 1.2 s of it." in outside
 
 
 def test_the_stage_profile_in_the_json_has_every_job_and_stage_it_ran(bench: ModuleType) -> None:
