@@ -2264,10 +2264,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile",
-        nargs="?",
-        const=True,
-        default=None,
-        help="profile each run's driver with pyinstrument (uv run --with pyinstrument ...)",
+        action="store_true",
+        help="profile each run's driver with pyinstrument, next to its log "
+        "(uv run --with pyinstrument ...)",
     )
     parser.add_argument(
         "--zorder-experiments",
@@ -2328,6 +2327,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"benchmark: unknown scenario(s) {', '.join(unknown) or '(none given)'}; "
             f"use {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
+        return 2
+    needs_s = {"S", "S-spark", "reference", "unchanged"} & set(scenarios)
+    if needs_s and not Path(args.s_dir).is_dir():
+        print(
+            f"benchmark: {', '.join(sorted(needs_s))} read the real April files, not found at "
+            f"{args.s_dir}: point --s-dir (or ETL_REFERENCE_DATA) at the folder holding them",
             file=sys.stderr,
         )
         return 2

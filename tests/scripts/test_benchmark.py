@@ -164,6 +164,17 @@ def test_unknown_scenario_is_refused(bench: ModuleType, tmp_path: Path) -> None:
     assert bench.main(["--scenarios", "XL", "--work-dir", str(tmp_path)]) == 2
 
 
+def test_missing_real_files_are_refused_before_anything_runs(
+    bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    work = tmp_path / "work"
+    arguments = ["--scenarios", "S", "--s-dir", str(missing), "--work-dir", str(work)]
+    assert bench.main(arguments) == 2
+    assert f"not found at {missing}" in capsys.readouterr().err
+    assert not work.exists()
+
+
 # -------------------------------------------------------------------- a run with nothing new
 
 
