@@ -1587,11 +1587,7 @@ class Bench:
             "reference": self.reference,
             "unchanged": self.unchanged,
             "runs": runs,
-            "profiles": {
-                r.name: stage_profile(r.jobs)
-                for r in self.runs
-                if r.scenario in ("S", "S-spark") and r.kind == "full"
-            },
+            "profiles": {r.name: stage_profile(r.jobs) for r in self.runs},
             "failures": self.failures,
             **self.extra,
         }
@@ -2200,7 +2196,7 @@ def report(document: Mapping[str, Any]) -> str:
         ("The incremental day", report_incremental(document)),
     ]
     for r in _runs(document):
-        if r["scenario"] in ("S", "S-spark", "unchanged"):
+        if r["scenario"] in ("S", "S-spark", "unchanged", "L"):
             sections.append((f"Per job and stage: {r['name']}", report_profile(r)))
     if _runs(document):
         sections.append(("Per job: seconds · peak RSS while it ran", report_per_job(document)))
