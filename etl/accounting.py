@@ -8,11 +8,16 @@ leave missing: a balance that fails names a real gap between what arrived and wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass
+
+import pyarrow.fs as pafs
 
 from etl.bookkeeping import latest_state
 from etl.registry import datasets
 from etl.runner import JobContext
+from etl.storage import delta_log
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,50 @@ def balance(ctx: JobContext, dataset: str) -> Balance:
     )
 
 
+CACHE = "_audit/balances.json"
+
+
+def _versions(ctx: JobContext) -> dict[str, int | None]:
+    tables = [f"{layer}/{d}" for d in datasets() for layer in ("bronze", "silver", "quarantine")]
+    return {t: delta_log.latest_version(ctx.path(t)) for t in tables}
+
+
+def _cached(ctx: JobContext, versions: dict[str, int | None]) -> list[Balance] | None:
+    fs, path = _cache_file(ctx)
+    try:
+        with fs.open_input_stream(path) as stream:
+            cached = json.loads(stream.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if cached.get("versions") != versions:
+        return None
+    return [Balance(**b) for b in cached["balances"]]
+
+
+def _cache_file(ctx: JobContext) -> tuple[pafs.FileSystem, str]:
+    uri = ctx.path(CACHE)
+    fs, path = pafs.FileSystem.from_uri(uri if "://" in uri else os.path.abspath(uri))
+    return fs, str(path)
+
+
+def _remember(ctx: JobContext, versions: dict[str, int | None], counted: list[Balance]) -> None:
+    fs, path = _cache_file(ctx)
+    body = {"versions": versions, "balances": [asdict(b) for b in counted]}
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as stream:
+        stream.write(json.dumps(body, sort_keys=True).encode("utf-8"))
+
+
 def balances(ctx: JobContext) -> list[Balance]:
-    return [balance(ctx, d) for d in datasets()]
+    """Every dataset's balance, counted again only when a table changed since last time."""
+    versions = _versions(ctx)
+    cached = _cached(ctx, versions)
+    if cached is not None:
+        return cached
+    counted = [balance(ctx, d) for d in datasets()]
+    if any(v is not None for v in versions.values()):
+        _remember(ctx, versions, counted)
+    return counted
 
 
 def format_balances(rows: list[Balance]) -> str:
