@@ -78,6 +78,9 @@ def _context(root: str | None) -> Any:
 
 
 BATCH_VIEW = "_dq_batch"
+# Tables up to this many rows are checked in memory: GE's Spark engine costs a few hundred
+# calls into the JVM per suite, which on small tables is most of the time.
+IN_MEMORY_ROWS = 500_000
 _VALIDATED: set[str] = set()  # GE projects that hold results not yet in their Data Docs
 
 
@@ -112,8 +115,13 @@ def _suite(gx: Any, name: str, checks: list[Check], columns: dict[str, str]) -> 
     return suite
 
 
-def _checkpoint(context: Any, gx: Any, table: str, suite: Any, result_format: str) -> Any:
-    source = context.data_sources.add_or_update_spark(name="lakehouse")
+def _checkpoint(
+    context: Any, gx: Any, table: str, suite: Any, result_format: str, engine: str
+) -> Any:
+    if engine == "pandas":
+        source = context.data_sources.add_or_update_pandas(name="lakehouse (in memory)")
+    else:
+        source = context.data_sources.add_or_update_spark(name="lakehouse")
     asset = next((a for a in source.assets if a.name == table), None) or source.add_dataframe_asset(
         name=table
     )
@@ -129,10 +137,47 @@ def _checkpoint(context: Any, gx: Any, table: str, suite: Any, result_format: st
     )
 
 
+def _used_columns(checks: list[Check], columns: dict[str, str]) -> list[str]:
+    """The columns a suite reads: each flag, and the columns of the native expectations."""
+    used = [columns[c.description] if c.flag else c.kwargs.get("column") for c in checks]
+    return list(dict.fromkeys(u for u in used if u))
+
+
+def _in_memory(rows: DataFrame, checks: list[Check], columns: dict[str, str]) -> Any | None:
+    """The columns the suite reads as a pandas frame, when the rows are few enough
+    (IN_MEMORY_ROWS); None otherwise. One Spark job either way: small tables then need no
+    more, and Great Expectations checks them in memory in milliseconds."""
+    wanted = rows.select(*_used_columns(checks, columns))
+    frame = wanted.limit(IN_MEMORY_ROWS + 1).toPandas()
+    return frame if len(frame) <= IN_MEMORY_ROWS else None
+
+
+def _outcomes(table: str, result: Any, checks: list[Check]) -> list[Outcome]:
+    by_description = {check.description: check for check in checks}
+    outcomes = []
+    for run_result in result.run_results.values():
+        for item in run_result.results:
+            observed = item.result.get("observed_value")
+            unexpected = item.result.get("unexpected_count")
+            if observed is None and unexpected is not None:
+                observed = unexpected  # a rule over rows: the number of rows that break it
+            outcomes.append(
+                Outcome(
+                    table=table,
+                    check=by_description[item.expectation_config.description],
+                    success=bool(item.success),
+                    observed=json.dumps(observed, default=str) if observed is not None else "",
+                    unexpected=unexpected,
+                )
+            )
+    return outcomes
+
+
 def run_checks(ctx: JobContext, table: str, df: DataFrame, checks: list[Check]) -> list[Outcome]:
-    """Run a table's suite through a GE checkpoint. The rule flags are computed in one pass and
-    the results asked for success only; only when something failed is the suite run again for
-    the observed values and counts that explain it."""
+    """Run a table's suite through a GE checkpoint. The rule flags are computed in one pass;
+    up to IN_MEMORY_ROWS rows are checked by GE in memory (pandas), with every count; larger
+    tables by GE on Spark, asked for success only, and again for counts only when something
+    failed."""
     import great_expectations  # seconds to import: only when a table is validated
 
     gx: Any = great_expectations
@@ -143,32 +188,16 @@ def run_checks(ctx: JobContext, table: str, df: DataFrame, checks: list[Check]) 
     if root is not None:
         _VALIDATED.add(root)
     suite = _suite(gx, table, checks, columns)
-    result = _checkpoint(context, gx, table, suite, "BOOLEAN_ONLY").run(
-        batch_parameters={"dataframe": rows}
-    )
+    frame = _in_memory(rows, checks, columns)
+    if frame is not None:
+        checkpoint = _checkpoint(context, gx, table, suite, "SUMMARY", "pandas")
+        return _outcomes(table, checkpoint.run(batch_parameters={"dataframe": frame}), checks)
+    checkpoint = _checkpoint(context, gx, table, suite, "BOOLEAN_ONLY", "spark")
+    result = checkpoint.run(batch_parameters={"dataframe": rows})
     if not result.success:
-        result = _checkpoint(context, gx, table, suite, "SUMMARY").run(
-            batch_parameters={"dataframe": rows}
-        )
-    by_description = {check.description: check for check in checks}
-    outcomes = []
-    for run_result in result.run_results.values():
-        for item in run_result.results:
-            check = by_description[item.expectation_config.description]
-            observed = item.result.get("observed_value")
-            unexpected = item.result.get("unexpected_count")
-            if observed is None and unexpected is not None:
-                observed = unexpected  # a rule over rows: the number of rows that break it
-            outcomes.append(
-                Outcome(
-                    table=table,
-                    check=check,
-                    success=bool(item.success),
-                    observed=json.dumps(observed, default=str) if observed is not None else "",
-                    unexpected=unexpected,
-                )
-            )
-    return outcomes
+        checkpoint = _checkpoint(context, gx, table, suite, "SUMMARY", "spark")
+        result = checkpoint.run(batch_parameters={"dataframe": rows})
+    return _outcomes(table, result, checks)
 
 
 def record(ctx: JobContext, outcomes: list[Outcome], input_id: str) -> None:
