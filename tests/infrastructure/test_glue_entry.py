@@ -38,7 +38,7 @@ from etl.errors import ConfigurationError, DataQualityError, EtlError, SourceFil
 from etl.registry import JOB_NAMES, JOBS, LAYERS, all_tables, select_jobs
 from etl.runner import JobContext
 from etl.settings import LOCAL_SPARK_CONF, Settings
-from tests.conftest import SAMPLE_DATA, build_lakehouse
+from tests.conftest import SAMPLE_DATA
 from tests.infrastructure.support import REPO, RUN_JOB, VENV_BIN
 
 GLUE_STUB = Path(__file__).parent / "glue_stub"
@@ -222,9 +222,17 @@ class Submitted:
     calls: list[dict[str, Any]]
     seconds: float
 
-    def lines(self, prefix: str, stream: str = "stderr") -> list[str]:
-        text: str = getattr(self.done, stream)
-        return [line for line in text.splitlines() if line.startswith(prefix)]
+    @property
+    def output(self) -> str:
+        """What the script printed and logged: spark-submit runs Python with its stderr merged
+        into its stdout, and Spark logs on its own stderr."""
+        return self.done.stdout
+
+    def lines(self, prefix: str) -> list[str]:
+        return [line for line in self.output.splitlines() if line.startswith(prefix)]
+
+    def ending(self) -> str:
+        return "\n".join(self.output.splitlines()[-40:])
 
 
 def spark_submit(argv: Sequence[str], record: Path, layer: str) -> Submitted:
@@ -277,14 +285,17 @@ def delta_spark_context(spark: SparkSession, lakehouse: Path) -> JobContext:
 
 
 @pytest.fixture(scope="module")
-def glue_runs(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> GlueRuns:
-    """The three layer runs under spark-submit and, meanwhile, the same sample data through
-    the in-process pipeline (delta-rs, the laptop's default) on the test session."""
+def glue_runs(
+    request: pytest.FixtureRequest, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> GlueRuns:
+    """The three layer runs under spark-submit and, meanwhile, the reference: the sample data
+    through the in-process pipeline on the test session (tests/conftest.py's
+    `sample_lakehouse`: delta-rs, validated), built once per test session and shared."""
     root = tmp_path_factory.mktemp("glue")
     lakehouse = root / "lakehouse"
     with ThreadPoolExecutor(1) as pool:
         submitted = pool.submit(run_layers, lakehouse, root)
-        reference = build_lakehouse(spark, SAMPLE_DATA, root / "reference", "delta-rs")
+        reference: JobContext = request.getfixturevalue("sample_lakehouse")
         runs = submitted.result()
     for layer, run in runs.items():
         print(f"spark-submit --etl_jobs {layer}: {run.seconds:.1f} s")
@@ -296,7 +307,7 @@ def test_each_layer_run_succeeds_and_inits_and_commits_glue_s_job_once(
 ) -> None:
     assert list(glue_runs.runs) == list(LAYERS)
     for layer, run in glue_runs.runs.items():
-        assert run.done.returncode == 0, f"{layer}:\n{run.done.stderr[-4000:]}"
+        assert run.done.returncode == 0, f"{layer}:\n{run.ending()}"
         assert [c["call"] for c in run.calls] == ["init", "commit"], layer
         init = run.calls[0]
         assert init["job_name"] == "lakehouse-test-etl"
@@ -347,7 +358,7 @@ def test_every_input_row_is_accounted_for(glue_runs: GlueRuns) -> None:
     actual = balances(glue_runs.ctx)
     assert all(b.balanced for b in actual), actual
     assert actual == balances(glue_runs.reference)
-    printed = glue_runs.runs["silver"].lines("orders ", "stdout")  # the run's accounting
+    printed = glue_runs.runs["silver"].lines("orders ")  # the run's accounting
     assert printed and printed[-1].endswith(" ok")
 
 
@@ -379,9 +390,9 @@ def test_a_failed_expectation_fails_the_run_with_data_quality_error(
 
     assert run.done.returncode != 0
     assert run.lines("DataQualityError: silver.orders: ") == run.lines("DataQualityError")
-    assert len(run.lines("DataQualityError: silver.orders: ")) == 1, run.done.stderr[-4000:]
+    assert len(run.lines("DataQualityError: silver.orders: ")) == 1, run.ending()
     assert "table has rows" in run.lines("DataQualityError")[0]
-    assert "Traceback" not in run.done.stderr
+    assert "Traceback" not in run.output
     assert [c["call"] for c in run.calls] == ["init"]  # never committed
     assert ctx.store.version(silver) == before
 
