@@ -1,19 +1,67 @@
-"""The Glue entry point resolves job arguments locally too and maps them to the etl flags."""
+"""The Glue entry point (infrastructure/glue/run_job.py).
+
+Its arguments, job list and settings come from etl (registry, settings). Under `spark-submit`
+with the stand-in `awsglue` of tests/infrastructure/glue_stub (the platform: its own master,
+Delta's jars and settings), three runs, one per layer as the state machine starts them, must
+leave the platform's session as the platform made it, init and commit Glue's job once each, and
+write the same tables as the in-process pipeline; a failed expectation must fail the run with a
+message starting `DataQualityError:`.
+"""
 
 from __future__ import annotations
 
 import ast
 import importlib
 import importlib.util
+import json
+import os
+import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+from chispa import assert_df_equality
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from etl.registry import JOB_NAMES
-from tests.infrastructure.support import REPO, RUN_JOB
+from etl.accounting import balances
+from etl.cli import new_context
+from etl.errors import ConfigurationError, DataQualityError, EtlError, SourceFileError
+from etl.registry import JOB_NAMES, JOBS, LAYERS, all_tables, select_jobs
+from etl.runner import JobContext
+from etl.settings import LOCAL_SPARK_CONF, Settings
+from tests.conftest import SAMPLE_DATA
+from tests.infrastructure.support import REPO, RUN_JOB, VENV_BIN
+
+GLUE_STUB = Path(__file__).parent / "glue_stub"
+SPARK_SUBMIT = VENV_BIN / "spark-submit"
+DELTA_PACKAGE = f"io.delta:delta-spark_2.12:{version('delta-spark')}"  # Glue 5.0's Delta 3.3.0
+
+# The platform: what spark-submit (Glue, here) decides. Nothing in the run may change it.
+MASTER = "local[1]"
+PLATFORM_CONF = {
+    "spark.app.name": "glue-stand-in-app",
+    "spark.platform.marker": "glue-stand-in",
+    "spark.sql.shuffle.partitions": "3",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+# What Glue puts in sys.argv besides the job's own arguments.
+GLUE_NOISE = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option",
+              "job-bookmark-disable", "--TempDir", "s3://artifacts/glue-tmp/"]  # fmt: skip
+BATCH_ID = "2025-04"
+DATA_TABLES = tuple(t for t in all_tables() if not t.startswith("_audit/"))
+# Columns that name a run or its clock: equal tables differ only there.
+RUN_COLUMNS = ("_batch_id", "_ingested_at", "run_id", "quarantined_at")
 
 
 @pytest.fixture(scope="module")
@@ -21,92 +69,349 @@ def run_job() -> ModuleType:
     spec = importlib.util.spec_from_file_location("run_job", RUN_JOB)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-# What Glue puts in sys.argv besides the job's own arguments.
-GLUE_NOISE = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option",
-              "job-bookmark-disable", "--TempDir", "s3://artifacts/glue-tmp/"]  # fmt: skip
+def glue_argv(etl_jobs: str, lakehouse: Path | str = "lake", **more: str) -> list[str]:
+    argv = ["run_job.py", "--JOB_NAME", "lakehouse-test-etl", *GLUE_NOISE,
+            "--etl_jobs", etl_jobs, "--batch_id", BATCH_ID,
+            "--source_dir", str(SAMPLE_DATA), "--lakehouse_dir", str(lakehouse)]  # fmt: skip
+    for name, value in more.items():
+        argv += [f"--{name}", value]
+    return argv
+
+
+# ----------------------------------------------------------------------- arguments and plans
 
 
 def test_awsglue_is_not_importable_here() -> None:
-    """The local fallback is what these tests exercise."""
+    """The argparse fallback is what the in-process tests exercise; spark-submit runs below put
+    the stand-in on PYTHONPATH."""
     assert importlib.util.find_spec("awsglue") is None
 
 
 def test_resolves_glue_arguments_without_awsglue(run_job: ModuleType) -> None:
-    files = "s3://landing/raw/2024-06/orders.csv,s3://landing/raw/2024-06/x.xlsx"
-    argv = ["run_job.py", *GLUE_NOISE, "--etl_job", "bronze.orders", "--batch_id", "2024-06",
-            "--source_dir", "s3://landing/raw", "--lakehouse_dir", "s3://lakehouse",
-            "--files", files]  # fmt: skip
-    args = run_job.resolve_arguments(argv)
+    files = "s3://landing/raw/2025-04/orders.csv,s3://landing/raw/2025-04/x.xlsx"
+    args = run_job.resolve_arguments(glue_argv("bronze", "s3://lakehouse", files=files))
     assert args == {
-        "etl_job": "bronze.orders",
-        "batch_id": "2024-06",
-        "source_dir": "s3://landing/raw",
+        "JOB_NAME": "lakehouse-test-etl",
+        "etl_jobs": "bronze",
+        "batch_id": BATCH_ID,
+        "source_dir": str(SAMPLE_DATA),
         "lakehouse_dir": "s3://lakehouse",
         "files": files,
     }
-    assert run_job.etl_argv(args) == [
-        "--source-dir", "s3://landing/raw",
-        "--lakehouse-dir", "s3://lakehouse",
-        "--backend", "delta-spark",
-        "--batch-id", "2024-06",
-        "--files", files,
-    ]  # fmt: skip
+    settings = run_job.settings_for(run_job.plan("bronze"), args)
+    assert settings.backend == "delta-spark"
+    assert settings.files == tuple(files.split(","))
+    assert (settings.batch_id, settings.lakehouse_dir) == (BATCH_ID, "s3://lakehouse")
 
 
-def test_files_are_optional(run_job: ModuleType) -> None:
-    argv = ["run_job.py", "--etl_job", "gold.daily_sales", "--batch_id", "b1",
-            "--source_dir", "src", "--lakehouse_dir", "lake"]  # fmt: skip
-    forwarded = run_job.etl_argv(run_job.resolve_arguments(argv))
-    assert "--files" not in forwarded
-    assert forwarded[forwarded.index("--backend") + 1] == "delta-spark"
+def test_a_missing_argument_is_a_configuration_error(run_job: ModuleType) -> None:
+    with pytest.raises(ConfigurationError, match="required: --batch_id"):
+        run_job.resolve_arguments(["run_job.py", "--etl_jobs", "silver"])
 
 
-def test_job_list_and_module_names(run_job: ModuleType) -> None:
-    assert set(run_job.JOBS) == set(JOB_NAMES)
-    assert run_job.module_name("silver.order_items") == "etl.silver.order_items_etl"
-    with pytest.raises(ValueError, match="unknown job"):
-        run_job.load_job("silver.nope")
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_layer_runs_the_registry_jobs_of_that_layer(run_job: ModuleType, layer: str) -> None:
+    plan = run_job.plan(layer)
+    assert [j.name for j in plan.jobs] == [j.name for j in JOBS if j.layer == layer]
+    assert plan.jobs == tuple(select_jobs(layer))
+    assert not plan.maintenance
 
 
-def test_job_list_matches_etl_jobs(run_job: ModuleType) -> None:
-    try:
-        from etl.jobs import JOBS
-    except ImportError as error:
-        pytest.skip(f"etl.jobs is not importable yet: {error}")
-    assert tuple(JOBS) == run_job.JOBS
+def test_job_names_and_lists_are_the_registry_s(run_job: ModuleType) -> None:
+    for name in JOB_NAMES:
+        assert [j.name for j in run_job.plan(name).jobs] == [name]
+    both = run_job.plan("gold.daily_sales,silver.orders")
+    assert [j.name for j in both.jobs] == ["silver.orders", "gold.daily_sales"]
+    # No job list of its own: no string in its code is a job name.
+    tree = ast.parse(RUN_JOB.read_text())
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+    assert not strings & set(JOB_NAMES)
 
 
-@pytest.mark.parametrize("job", JOB_NAMES)
-def test_each_job_module_has_a_main(run_job: ModuleType, job: str) -> None:
-    name = run_job.module_name(job)
-    try:
-        module = importlib.import_module(name)
-    except ImportError as error:
-        pytest.skip(f"{name} is not importable yet: {error}")
-    assert callable(getattr(module, "main", None)), f"{name} has no main(argv)"
+def test_maintenance_is_a_run_of_its_own(run_job: ModuleType) -> None:
+    plan = run_job.plan("maintenance")
+    assert plan.maintenance and plan.jobs == ()
+    assert "lakehouse_dir" in plan.options and "source_dir" not in plan.options
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(RUN_JOB), *args], capture_output=True, text=True, timeout=120
+def test_an_unknown_selector_is_refused_with_the_valid_ones(run_job: ModuleType) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        run_job.plan("platinum")
+    message = str(caught.value)
+    assert message.startswith("--etl_jobs='platinum' is not valid: unknown job or layer")
+    assert all(name in message for name in (*LAYERS, *JOB_NAMES, "maintenance"))
+
+
+def test_bad_values_are_named_by_their_glue_argument(run_job: ModuleType) -> None:
+    args = run_job.resolve_arguments(glue_argv("silver"))
+    with pytest.raises(ConfigurationError, match=r"^--batch_id='b 1' is not valid"):
+        run_job.settings_for(run_job.plan("silver"), {**args, "batch_id": "b 1"})
+    with pytest.raises(ConfigurationError, match=r"^--lakehouse_dir='' is not valid"):
+        run_job.settings_for(run_job.plan("gold"), {**args, "lakehouse_dir": ""})
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DataQualityError("silver.orders: expectation failed\n(observed 0)"),
+        SourceFileError("orders.xlsx", "missing column", sheet="2025-04-01", row=1),
+        ConfigurationError("--etl_jobs='x' is not valid"),
+    ],
+)
+def test_a_failure_is_named_after_its_error_on_one_line(
+    run_job: ModuleType, error: EtlError
+) -> None:
+    failure = run_job.failure(error)
+    assert isinstance(failure, run_job.GlueRunFailed)
+    assert type(failure).__name__ == type(error).__name__
+    assert str(failure) == " ".join(str(error).split())
+    assert str(type(failure)(str(failure))) == str(failure)  # re-raisable from its message
+
+
+def stub_env(record: Path) -> dict[str, str]:
+    """The environment of a run on the platform: the stand-in awsglue and the repository on
+    PYTHONPATH (Glue: --extra-py-files), no ETL_* settings, Spark's Python is this one."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ETL_", "PYSPARK_", "AWSGLUE_")) and k != "PYTHONPATH"
+    }
+    env.update(
+        PYTHONPATH=os.pathsep.join((str(GLUE_STUB), str(REPO))),
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+        GX_ANALYTICS_ENABLED="false",
+        AWSGLUE_STUB_RECORD=str(record),
     )
+    return env
 
 
-def test_script_fails_without_required_arguments() -> None:
-    done = run_script("--etl_job", "bronze.orders")
+def read_record(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_bad_etl_jobs_value_fails_with_one_line_before_spark(tmp_path: Path) -> None:
+    record = tmp_path / "calls.jsonl"
+    done = subprocess.run(
+        [sys.executable, str(RUN_JOB), *glue_argv("platinum", tmp_path / "lh")[1:]],
+        env=stub_env(record),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
-    assert "--batch_id" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("ConfigurationError: --etl_jobs='platinum' is not valid")
+    assert read_record(record) == []  # Glue's job never initialised: Spark never started
 
 
-def test_script_fails_on_an_unknown_job() -> None:
-    done = run_script("--etl_job", "gold.nope", "--batch_id", "b", "--source_dir", "s",
-                      "--lakehouse_dir", "l")  # fmt: skip
-    assert done.returncode != 0
-    assert "unknown job 'gold.nope'" in done.stderr
+# --------------------------------------------------------------------- spark-submit, for real
+
+
+@dataclass
+class Submitted:
+    layer: str
+    done: subprocess.CompletedProcess[str]
+    calls: list[dict[str, Any]]
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        """What the script printed and logged: spark-submit runs Python with its stderr merged
+        into its stdout, and Spark logs on its own stderr."""
+        return self.done.stdout
+
+    def lines(self, prefix: str) -> list[str]:
+        return [line for line in self.output.splitlines() if line.startswith(prefix)]
+
+    def ending(self) -> str:
+        return "\n".join(self.output.splitlines()[-40:])
+
+
+def spark_submit(argv: Sequence[str], record: Path, layer: str) -> Submitted:
+    """run_job.py as the platform runs it: its master, Delta's jars and settings of its own."""
+    platform = [
+        str(SPARK_SUBMIT),
+        "--master", MASTER,
+        "--packages", DELTA_PACKAGE,
+        *(arg for key, value in PLATFORM_CONF.items() for arg in ("--conf", f"{key}={value}")),
+    ]  # fmt: skip
+    record.unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*platform, str(RUN_JOB), *argv[1:]],
+        env=stub_env(record),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return Submitted(layer, done, read_record(record), time.perf_counter() - started)
+
+
+@dataclass
+class GlueRuns:
+    lakehouse: Path
+    runs: dict[str, Submitted]
+    reference: JobContext
+    ctx: JobContext  # the spark-submit lakehouse, read in this process
+
+
+def run_layers(lakehouse: Path, records: Path) -> dict[str, Submitted]:
+    """bronze, silver, gold: one run each, as the pipeline's state machine starts them; only
+    bronze gets the batch's files."""
+    files = ",".join(str(p) for p in sorted(SAMPLE_DATA.iterdir()) if not p.name.startswith("_"))
+    runs: dict[str, Submitted] = {}
+    for layer in LAYERS:
+        more = {"files": files} if layer == "bronze" else {}
+        argv = glue_argv(layer, lakehouse, **more)
+        runs[layer] = spark_submit(argv, records / f"{layer}.jsonl", layer)
+        if runs[layer].done.returncode != 0:
+            break  # the state machine stops too; the tests say which run failed and why
+    return runs
+
+
+def delta_spark_context(spark: SparkSession, lakehouse: Path) -> JobContext:
+    settings = Settings(
+        source_dir=str(SAMPLE_DATA), lakehouse_dir=str(lakehouse), backend="delta-spark"
+    )
+    return new_context(settings, spark)
+
+
+@pytest.fixture(scope="module")
+def glue_runs(
+    request: pytest.FixtureRequest, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> GlueRuns:
+    """The three layer runs under spark-submit and, meanwhile, the reference: the sample data
+    through the in-process pipeline on the test session (tests/conftest.py's
+    `sample_lakehouse`: delta-rs, validated), built once per test session and shared."""
+    root = tmp_path_factory.mktemp("glue")
+    lakehouse = root / "lakehouse"
+    with ThreadPoolExecutor(1) as pool:
+        submitted = pool.submit(run_layers, lakehouse, root)
+        reference: JobContext = request.getfixturevalue("sample_lakehouse")
+        runs = submitted.result()
+    for layer, run in runs.items():
+        print(f"spark-submit --etl_jobs {layer}: {run.seconds:.1f} s")
+    return GlueRuns(lakehouse, runs, reference, delta_spark_context(spark, lakehouse))
+
+
+def test_each_layer_run_succeeds_and_inits_and_commits_glue_s_job_once(
+    glue_runs: GlueRuns,
+) -> None:
+    assert list(glue_runs.runs) == list(LAYERS)
+    for layer, run in glue_runs.runs.items():
+        assert run.done.returncode == 0, f"{layer}:\n{run.ending()}"
+        assert [c["call"] for c in run.calls] == ["init", "commit"], layer
+        init = run.calls[0]
+        assert init["job_name"] == "lakehouse-test-etl"
+        assert init["args"]["etl_jobs"] == layer and init["args"]["batch_id"] == BATCH_ID
+        assert ("files" in init["args"]) == (layer == "bronze")
+
+
+def setting(snapshot: dict[str, Any], key: str) -> str | None:
+    """A setting as the session has it: SQL settings first, then the SparkConf."""
+    value = snapshot["sql_set"].get(key, snapshot["spark_conf"].get(key))
+    return None if value is None else str(value)
+
+
+def test_the_platform_session_is_left_as_the_platform_made_it(glue_runs: GlueRuns) -> None:
+    laptop_only = {k: v for k, v in LOCAL_SPARK_CONF.items() if k not in PLATFORM_CONF}
+    assert "spark.driver.memory" in laptop_only
+    assert "spark.sql.shuffle.partitions" not in laptop_only
+    for layer, run in glue_runs.runs.items():
+        init, commit = (c["session"] for c in run.calls)
+        assert commit["master"] == MASTER, layer
+        assert commit["app_name"] == PLATFORM_CONF["spark.app.name"], layer
+        for key, value in PLATFORM_CONF.items():
+            assert setting(commit, key) == value, (layer, key)
+        for key in laptop_only:  # the laptop profile was never applied, at any point
+            assert setting(commit, key) is None, (layer, key, setting(commit, key))
+            assert setting(init, key) is None, (layer, key)
+        # Nothing the platform set changed during the run.
+        assert commit["spark_conf"] == init["spark_conf"], layer
+        changed = {k for k, v in init["sql_set"].items() if commit["sql_set"].get(k) != v}
+        assert not changed, (layer, changed)
+
+
+def comparable(df: DataFrame) -> DataFrame:
+    """A table without the columns that name a run, in a stable column order."""
+    return df.select(*sorted(c for c in df.columns if c not in RUN_COLUMNS))
+
+
+@pytest.mark.parametrize("table", DATA_TABLES)
+def test_tables_equal_what_the_in_process_pipeline_writes(glue_runs: GlueRuns, table: str) -> None:
+    reference = glue_runs.reference
+    expected = comparable(reference.store.read(reference.path(table)))
+    actual = comparable(glue_runs.ctx.store.read(glue_runs.ctx.path(table)))
+    assert actual.count() > 0 or expected.count() == 0
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_every_input_row_is_accounted_for(glue_runs: GlueRuns) -> None:
+    actual = balances(glue_runs.ctx)
+    assert all(b.balanced for b in actual), actual
+    assert actual == balances(glue_runs.reference)
+    printed = glue_runs.runs["silver"].lines("orders ")  # the run's accounting
+    assert printed and printed[-1].endswith(" ok")
+
+
+@pytest.fixture
+def copied_lakehouse(glue_runs: GlueRuns, tmp_path: Path) -> Iterator[JobContext]:
+    """A copy of the spark-submit lakehouse, read and written through delta-spark here."""
+    lakehouse = shutil.copytree(glue_runs.lakehouse, tmp_path / "lakehouse")
+    yield delta_spark_context(glue_runs.ctx.spark, lakehouse)
+
+
+def test_a_failed_expectation_fails_the_run_with_data_quality_error(
+    copied_lakehouse: JobContext, tmp_path: Path
+) -> None:
+    """A new bronze batch whose every order silver must reject: silver.orders would publish no
+    row, and its `table has rows` expectation (error severity) fails the run."""
+    ctx = copied_lakehouse
+    bronze, silver = ctx.path("bronze/orders"), ctx.path("silver/orders")
+    rejected = (
+        ctx.store.read(bronze)
+        .limit(1)
+        .withColumn("order_id", F.lit("990001"))
+        .withColumn("total_amount", F.lit("-5"))
+    )
+    rejected.write.format("delta").mode("append").save(bronze)
+    before = ctx.store.version(silver)
+
+    argv = glue_argv("silver", ctx.settings.lakehouse_dir)
+    run = spark_submit(argv, tmp_path / "calls.jsonl", "silver")
+
+    assert run.done.returncode != 0
+    assert run.lines("DataQualityError: silver.orders: ") == run.lines("DataQualityError")
+    assert len(run.lines("DataQualityError: silver.orders: ")) == 1, run.ending()
+    assert "table has rows" in run.lines("DataQualityError")[0]
+    assert "Traceback" not in run.output
+    assert [c["call"] for c in run.calls] == ["init"]  # never committed
+    assert ctx.store.version(silver) == before
+
+
+def test_an_unbalanced_dataset_fails_the_run_naming_it(
+    run_job: ModuleType, copied_lakehouse: JobContext
+) -> None:
+    """A product row in bronze that silver never saw: bronze has one row more than silver,
+    quarantine and duplicates account for."""
+    ctx = copied_lakehouse
+    bronze = ctx.path("bronze/products")
+    extra = ctx.store.read(bronze).limit(1).withColumn("product_id", F.lit("990001"))
+    extra.write.format("delta").mode("append").save(bronze)
+    with pytest.raises(EtlError, match=r"^accounting does not balance after silver: products: "):
+        run_job.check_balances(ctx, run_job.plan("silver").jobs)
+    assert run_job.check_balances(ctx, run_job.plan("silver.orders").jobs)[0].balanced
+
+
+# --------------------------------------------------------------------------------- import rule
 
 
 def imports_of(path: Path) -> list[tuple[str, ast.AST, list[ast.AST]]]:

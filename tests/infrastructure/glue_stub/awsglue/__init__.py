@@ -1,0 +1,1 @@
+"""A stand-in for the Glue runtime's `awsglue` package, for tests only (see ../README.md)."""
