@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.docs import summaries
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -27,10 +28,20 @@ def test_readme_starts_with_the_run_and_the_test_command() -> None:
 
 def test_every_module_and_link_in_the_readme_exists() -> None:
     modules = set(re.findall(r"python -m (etl(?:\.\w+)+)", README))
-    assert {"etl.pipeline", "etl.query", "etl.report", "etl.maintenance"} <= modules
+    assert {"etl.pipeline", "etl.query", "etl.report", "etl.maintenance", "etl.restore"} <= modules
     assert all(importlib.util.find_spec(m) is not None for m in modules), modules
     links = re.findall(r"\]\(([^)#]+)\)", README)
     assert links and all((REPO / link).exists() for link in links), links
+
+
+def test_the_example_run_is_the_documented_run_of_the_sample_data() -> None:
+    """The README's example output has the figures of the first run in etl_processes.md, which
+    tests/docs/test_docs.py checks against a run of the sample data."""
+    processes = (REPO / "docs" / "etl_processes.md").read_text(encoding="utf-8")
+    (example,) = summaries.summaries(README)
+    documented = summaries.summaries(processes)[0]
+    assert example == documented
+    assert len(example.jobs) == 10 and len(example.balances) == 3
 
 
 def test_analytics_section_is_the_docs_snippet() -> None:
