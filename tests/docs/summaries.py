@@ -65,9 +65,7 @@ def summaries(text: str) -> list[Summary]:
 
 def from_results(results: Iterable[Any]) -> list[JobFigures]:
     """The figures the summary prints for these JobResults (etl.summary.format_summary)."""
-    return [
-        (r.job, r.rows_read + r.retried, r.written, r.rejected, r.duplicates) for r in results
-    ]
+    return [(r.job, r.rows_read + r.retried, r.written, r.rejected, r.duplicates) for r in results]
 
 
 def from_runs(rows: Iterable[dict[str, Any]], run_id: str) -> list[JobFigures]:

@@ -292,7 +292,12 @@ def test_jobs_table_in_etl_processes_is_the_registry() -> None:
         return tuple(re.findall(r"`([\w/]+)`", cell))
 
     documented = [
-        (row[0].strip("`"), re.findall(r"\((\.\./[^)]+)\)", row[1])[0], tables(row[2]), tables(row[3]))
+        (
+            row[0].strip("`"),
+            re.findall(r"\((\.\./[^)]+)\)", row[1])[0],
+            tables(row[2]),
+            tables(row[3]),
+        )
         for row in rows
     ]
     expected = [
@@ -389,7 +394,11 @@ def second_run(
     ctx = new_context(settings, spark)
 
     def versions() -> dict[str, int]:
-        return {t: ctx.store.version(ctx.path(t)) for t in code_tables() if ctx.store.exists(ctx.path(t))}
+        return {
+            t: ctx.store.version(ctx.path(t))
+            for t in code_tables()
+            if ctx.store.exists(ctx.path(t))
+        }
 
     before = versions()
     results = run_pipeline(ctx)

@@ -9,9 +9,7 @@ everything it prints to stderr, the traceback of an internal error).
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import importlib.util
 import json
 import os
 import re
@@ -30,7 +28,6 @@ from etl.registry import JOB_NAMES, JOBS
 from tests.helpers import write_sources
 
 REPO = Path(__file__).resolve().parents[2]
-RUN_JOB = REPO / "infrastructure" / "glue" / "run_job.py"
 Main = Callable[[list[str]], int]
 
 
@@ -200,41 +197,6 @@ def test_every_job_module_checks_its_settings(
     lake.mkdir()
     assert refused(query.main, ["--lakehouse-dir", str(lake), "SELECT 1"], capsys) == expected
     assert list(lake.iterdir()) == []
-
-
-def glue_entry() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("run_job", RUN_JOB)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_wrong_glue_argument_is_refused_the_same_way(
-    sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["run_job.py", "--etl_job", "bronze.orders", "--batch_id", "2025/04",
-            "--source_dir", str(sources), "--lakehouse_dir", str(lake)]  # fmt: skip
-    code = glue_entry().run(argv)
-    assert code == ExitCode.BAD_INPUT
-    assert errors(capsys) == [f"error: --batch-id='2025/04' is not valid: {BATCH_RULE}"]
-    assert not lake.exists()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="infrastructure/glue/run_job.py forwards --source-dir to silver and gold jobs, "
-    "whose command lines no longer have it; run_job must forward it to bronze jobs only",
-)
-@pytest.mark.parametrize("job", ["silver.orders", "gold.daily_sales"])
-def test_glue_arguments_are_flags_of_every_job(
-    job: str, lake: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["run_job.py", "--etl_job", job, "--batch_id", "b1",
-            "--source_dir", "s3://landing/raw", "--lakehouse_dir", str(lake)]  # fmt: skip
-    with contextlib.suppress(SystemExit):
-        glue_entry().run(argv)
-    assert "unrecognized arguments" not in capsys.readouterr().err
 
 
 def test_layers_and_jobs_together_are_refused(
