@@ -159,6 +159,7 @@ def execute(ctx: JobContext, jobs: Sequence[Job[Any, Any]], command: str) -> lis
                 audit.repair(ctx, job.spec)
                 results.append(run_job(job, ctx, audit.record_run))
         finally:
+            clear_staging(ctx.settings.lakehouse_dir)  # parsed sheets of this run, if any left
             publish_data_docs(ctx)
             ctx.store.close()
         return results

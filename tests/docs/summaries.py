@@ -42,10 +42,10 @@ def parse(block: str) -> Summary | None:
         return None
     jobs: list[JobFigures] = []
     for line in lines[start + 2 :]:
-        cells = line.split()
+        cells = line.split(None, len(HEADER) - 1)  # the status may be two words
         if len(cells) != len(HEADER):
             break
-        name, read, written, rejected, duplicates, _seconds = cells
+        name, read, written, rejected, duplicates, _seconds, _status = cells
         jobs.append((name, int(read), int(written), int(rejected), int(duplicates)))
     balances: list[BalanceFigures] = []
     pattern = re.compile(r"^(\w+)\s+(\d+) =\s+(\d+) \+\s+(\d+) \+\s+(\d+)\s+(ok|UNBALANCED)$")

@@ -16,6 +16,7 @@ import io
 import json
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -68,7 +69,7 @@ def all_docs() -> list[Path]:
 
 
 def cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    return [c.strip().replace(r"\|", "|") for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
 # ---------------------------------------------------------------- the code's tables
@@ -331,6 +332,7 @@ def test_flags_in_etl_processes_exist() -> None:
     )
     assert spec is not None and spec.loader is not None
     run_job = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = run_job  # its dataclasses look their module up there
     spec.loader.exec_module(run_job)
     texts = [help_text(importlib.import_module(m).main, ["--help"]) for m in COMMANDS]
     texts.append(help_text(run_job._parse_locally, ["run_job.py", "--help"]))
