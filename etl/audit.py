@@ -110,6 +110,7 @@ def record_run(ctx: JobContext, spec: JobSpec, result: JobResult) -> None:
         AUDIT,
         started_at=ctx.started_at.isoformat(),
         finished_at=datetime.now(UTC).isoformat(),
+        output_version=result.table_versions.get(spec.output),
     )
     row = _run_row(label, spec, result.table, counts, result.table_versions)
     ctx.store.append_rows([row], RUNS_SCHEMA, ctx.path(RUNS), label)
@@ -157,15 +158,23 @@ def ingested_files(ctx: JobContext, dataset: str) -> set[tuple[str, str]]:
     return {(name, sha) for d, name, sha in _ledger(ctx) if d == dataset}
 
 
+def _covers(recorded_version: object, version: int) -> bool:
+    return isinstance(recorded_version, int) and recorded_version >= version
+
+
 def repair(ctx: JobContext, spec: JobSpec) -> None:
     """Write the audit rows a crash lost: those of the job's last publishing commit, when the
-    job's newest row in `_audit/runs` is an older run's (found from the commit labels)."""
+    job's newest row in `_audit/runs` (found from the commit labels) is neither that run's nor
+    one recorded after it (a later run that only finished what the crashed one left)."""
     found = find_commit(ctx.store, ctx.path(spec.output), spec.name, (DATA, MARK))
     if found is None:
         return
     entry, commit = found
     recorded = find_commit(ctx.store, ctx.path(RUNS), spec.name, (AUDIT,))
-    if recorded is not None and recorded[1].run_id == commit.run_id:
+    if recorded is not None and (
+        recorded[1].run_id == commit.run_id
+        or _covers(recorded[1].info.get("output_version"), entry.version)
+    ):
         return
     counts = dict(commit.info.get("result") or {})
     versions = {spec.output: entry.version, **(commit.info.get("versions") or {})}
@@ -176,7 +185,7 @@ def repair(ctx: JobContext, spec: JobSpec) -> None:
         if files:
             record_files(ctx, spec.table_name, files)
         row = _run_row(commit, spec, ctx.path(spec.output), counts, versions)
-        label = ctx.commit(AUDIT, repaired=True)
+        label = ctx.commit(AUDIT, repaired=True, output_version=entry.version)
         ctx.store.append_rows([row], RUNS_SCHEMA, ctx.path(RUNS), label)
     finally:
         ctx.run_id, ctx.job = saved

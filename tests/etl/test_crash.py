@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,8 @@ def assert_like_clean(ctx: JobContext, clean: JobContext) -> None:
 def assert_audit_rows_once(ctx: JobContext) -> None:
     runs = ctx.store.read_rows(ctx.path("_audit/runs"))
     worked = [(r["job"], r["input"]) for r in runs if r["status"] == "ok"]
-    assert len(worked) == len(set(worked)), "a batch of work is recorded twice"
+    twice = [w for w, n in Counter(worked).items() if n > 1]
+    assert not twice, f"a batch of work is recorded twice: {twice}"
     files = ctx.store.read_rows(ctx.path("_audit/ingested_files"))
     assert len(files) == len({(f["source_file"], f["sha256"]) for f in files})
     assert len(files) == 6
