@@ -73,9 +73,6 @@ class Contract:
     references: tuple[Reference, ...] = ()
     partition_by: tuple[str, ...] = ()
     zorder_by: tuple[str, ...] = ()
-    # Columns under which each silver change is recorded in `_audit/changes`, so that gold
-    # recomputes only the keys a batch touched.
-    changes_by: tuple[str, ...] = ()
     description: str = ""
 
     @property
@@ -162,7 +159,6 @@ PRODUCTS = Contract(
         ),
     ),
     zorder_by=("product_id",),
-    changes_by=("product_id",),
 )
 
 ORDERS = Contract(
@@ -185,7 +181,6 @@ ORDERS = Contract(
     ),
     partition_by=("order_date",),
     zorder_by=("user_id",),
-    changes_by=("order_id", "order_date", "user_id"),
 )
 
 ORDER_ITEMS = Contract(
@@ -224,7 +219,6 @@ ORDER_ITEMS = Contract(
     # (Z-ordered by user_id). A second Z-order column would spread each file over every product
     # (only about a thousand exist) and no file could be skipped.
     zorder_by=("product_id",),
-    changes_by=("order_id", "product_id", "user_id"),
 )
 
 CONTRACTS: dict[str, Contract] = {c.dataset: c for c in (PRODUCTS, ORDERS, ORDER_ITEMS)}

@@ -104,3 +104,16 @@ def sample_lakehouses(
 def sample_lakehouse(sample_lakehouses: dict[Backend, JobContext]) -> JobContext:
     """The delta-rs sample lakehouse (what a laptop run gives)."""
     return sample_lakehouses["delta-rs"]
+
+
+DURATIONS = os.environ.get("TEST_DURATIONS_LOG")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With TEST_DURATIONS_LOG=<file>, append each test phase's seconds as it finishes (to see
+    where a long run spends its time while it runs)."""
+    if DURATIONS and report.duration >= 1:
+        with open(DURATIONS, "a", encoding="utf-8") as out:
+            out.write(
+                f"{report.duration:8.1f}  {report.when:8}  {report.outcome:7}  {report.nodeid}\n"
+            )
