@@ -52,6 +52,10 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "4g",
+    # Delta's VACUUM lists a table's files in a Spark job of this many tasks (defaults 200 and
+    # 10,000, for clusters: about a minute of empty tasks per table on a laptop's two cores).
+    "spark.databricks.delta.vacuum.fileListing.parallelism": "2",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
 }
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_.:+-]{1,128}$")
