@@ -495,13 +495,19 @@ def _daily_sales(orders: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     daily = daily.join(
         lines.groupby("day").agg(total_items=("id", "size"), reorder_rate=("reordered", "mean"))
     ).reset_index()
-    daily["total_items"] = daily.total_items.fillna(0).astype("int64")
+    _counts(daily, "total_items")
     return daily.assign(
         order_date=daily.day.dt.date,
         total_revenue=[_money(c) for c in daily.cents],
         avg_order_value=_average_money(daily.cents, daily.total_orders),
         items_per_order=daily.total_items / daily.total_orders,
     )[GOLD_COLUMNS["daily_sales"]]
+
+
+def _counts(frame: pd.DataFrame, *columns: str) -> None:
+    """Counts of keys that had no rows are 0, not NaN, and whole numbers."""
+    for column in columns:
+        frame[column] = frame[column].fillna(0).astype("int64")
 
 
 def _product_performance(products: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
@@ -515,8 +521,7 @@ def _product_performance(products: pd.DataFrame, lines: pd.DataFrame) -> pd.Data
         last_order_date=("day", "max"),
     )
     performance = products.set_index("product_id")[["product_name", "department"]].join(sold)
-    for column in ("units_sold", "order_count", "unique_customers"):
-        performance[column] = performance[column].fillna(0).astype("int64")
+    _counts(performance, "units_sold", "order_count", "unique_customers")
     for column in ("first_order_date", "last_order_date"):  # no sales: null, not NaT
         dates = performance[column]
         performance[column] = dates.dt.date.astype(object).where(dates.notna(), None)
@@ -532,8 +537,7 @@ def _department_analytics(products: pd.DataFrame, with_department: pd.DataFrame)
         products_sold=("product_id", "nunique"),
     )
     departments = sales.reindex(sorted(products.department.unique()))
-    for column in ("units_sold", "order_count", "unique_customers", "products_sold"):
-        departments[column] = departments[column].fillna(0).astype("int64")
+    _counts(departments, "units_sold", "order_count", "unique_customers", "products_sold")
     total = int(departments.units_sold.sum())
     departments["share_of_units"] = departments.units_sold / total if total else float("nan")
     frame = departments.rename_axis("department").reset_index()
@@ -571,7 +575,7 @@ def _customer_insights(
         .drop_duplicates("user_id")
         .set_index("user_id")["department"]
     )
-    per_user["total_items"] = per_user.total_items.fillna(0).astype("int64")
+    _counts(per_user, "total_items")
     per_user["total_spend"] = [_money(c) for c in per_user.cents]
     per_user["avg_order_value"] = _average_money(per_user.cents, per_user.total_orders)
     per_user["segment"] = [
