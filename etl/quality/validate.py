@@ -129,11 +129,15 @@ def _checkpoint(
         (b for b in asset.batch_definitions if b.name == "whole table"), None
     ) or asset.add_batch_definition_whole_dataframe("whole table")
     suite = context.suites.add_or_update(suite)
+    # One definition and checkpoint per table and engine: a stored definition names its data
+    # source's asset, which a later run (a new process) creates only for the engine it uses, so
+    # a table checked on Spark once and in memory later must not find the other's definition.
+    name = f"{table} ({engine})"
     definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=table, data=batch, suite=suite)
+        gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )
     return context.checkpoints.add_or_update(
-        gx.Checkpoint(name=table, validation_definitions=[definition], result_format=result_format)
+        gx.Checkpoint(name=name, validation_definitions=[definition], result_format=result_format)
     )
 
 

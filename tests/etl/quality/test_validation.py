@@ -8,12 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from etl.quality import rules_doc
+from etl.quality import rules_doc, validate
 from etl.quality.data_docs import SITE, STYLE, render_index, strip_external
+from etl.quality.expectations import not_null, unique
 from etl.registry import datasets, gold_tables
 from etl.runner import JobContext
+from tests.conftest import ContextMaker
 
 TABLES = {f"silver.{d}" for d in datasets()} | {f"gold.{t}" for t in gold_tables()}
 
@@ -37,6 +40,34 @@ def test_every_table_is_validated_and_recorded(sample_lakehouse: JobContext) -> 
     )
     # a small table is checked in memory, where each rule's unexpected count comes with it
     assert [(r["success"], r["observed_value"]) for r in unique.collect()] == [(True, "0")]
+
+
+@pytest.mark.parametrize("engines", [("spark", "in memory"), ("in memory", "spark")])
+def test_a_later_run_may_check_a_table_on_the_other_engine(
+    make_context: ContextMaker,
+    spark: SparkSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    engines: tuple[str, str],
+) -> None:
+    """Tables checked on Spark in one run (too many rows for memory) and one of them in memory
+    in the next (an incremental batch after a large load), or the reverse, each run reading the
+    Great Expectations project afresh from its files, as a new process does."""
+    ctx = make_context(tmp_path)
+    df = spark.createDataFrame([(1,), (2,)], "order_id int")
+    checks = [not_null("order_id"), unique("order_id")]
+    for engine, tables in zip(
+        engines, (["silver.orders", "silver.order_items"], ["silver.orders"])
+    ):
+        validate._context.cache_clear()  # a new run: the project read again from its files
+        monkeypatch.setattr(validate, "IN_MEMORY_ROWS", 500_000 if engine == "in memory" else 1)
+        for table in tables:
+            outcomes = validate.run_checks(ctx, table, df, checks)
+            assert [(o.check.description, o.success) for o in outcomes] == [
+                ("order_id is not null", True),
+                ("order_id is unique", True),
+            ], (engine, table)
+    validate._context.cache_clear()
 
 
 def test_data_docs_open_offline_and_list_every_table(sample_lakehouse: JobContext) -> None:
