@@ -56,6 +56,9 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     # 10,000, for clusters: about a minute of empty tasks per table on a laptop's two cores).
     "spark.databricks.delta.vacuum.fileListing.parallelism": "2",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    # Delta rebuilds a table's state from its log (each read, merge and commit of a new version)
+    # in a Spark job of this many partitions (default 50, for clusters).
+    "spark.databricks.delta.snapshotPartitions": "2",
 }
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_.:+-]{1,128}$")
