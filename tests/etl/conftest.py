@@ -6,7 +6,9 @@ A scenario runs the pipeline four times over one lakehouse, each run on a chosen
 3. `third`: a later drop correcting an order and bringing the orphan line's order;
 4. `fourth`: the products file sent again, unchanged, under another name.
 The standard scenarios use one backend throughout; the crossed ones switch backend after the
-first run, so a lakehouse written by one backend is continued by the other.
+first run, so a lakehouse written by one backend is continued by the other. The first run of a
+backend happens once: a crossed scenario, and the tests that start from a lakehouse holding the
+small sources (crash, restore, concurrency), continue from a copy of it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from etl.accounting import Balance, balances
 from etl.cli import new_context
 from etl.pipeline import run_pipeline
 from etl.registry import all_tables
@@ -39,6 +42,8 @@ class Run:
     ctx: JobContext
     results: dict[str, JobResult]
     versions: dict[str, int] = field(default_factory=dict)
+    # Every dataset's balance right after this run (later runs of a scenario change the tables).
+    balances: list[Balance] = field(default_factory=list)
 
     def table(self, name: str) -> DataFrame:
         """The table as this run left it (time travel: later runs do not change it)."""
@@ -89,17 +94,50 @@ def resend_products(source: Path) -> None:
 
 
 class Scenario:
-    def __init__(self, spark: SparkSession, root: Path, backends: tuple[Backend, Backend]) -> None:
-        self.spark, self.backends = spark, backends
-        self.source = write_sources(root / "source")
+    def __init__(
+        self,
+        spark: SparkSession,
+        root: Path,
+        backends: tuple[Backend, Backend],
+        begun: Scenario | None = None,
+    ) -> None:
+        """`begun`: a scenario on `backends[0]` whose first run this one continues from (a copy
+        of that run's sources and lakehouse instead of running it again)."""
+        self.spark, self.backends, self.begun = spark, backends, begun
+        self.root = root
+        self.source = root / "source"
         self.lakehouse = root / "lakehouse"
+        self.after_first = root / "after-first-run"
 
     def _run(self, backend: Backend) -> Run:
         return run(self.spark, self.source, self.lakehouse, backend)
 
     @cached_property
     def first(self) -> Run:
-        return self._run(self.backends[0])
+        if self.begun is not None:
+            return self.begun.copy_first(self.root)
+        write_sources(self.source)
+        first = self._run(self.backends[0])
+        first.balances = balances(first.ctx)
+        shutil.copytree(self.source, self.after_first / "source")
+        shutil.copytree(self.lakehouse, self.after_first / "lakehouse")
+        return first
+
+    def copy_first(self, root: Path) -> Run:
+        """The sources and the lakehouse as the first run left them, copied to `root`/source and
+        `root`/lakehouse: the same files, tables, versions and audit rows, without running the
+        pipeline again (a run on another backend, or a crash test, continues from there)."""
+        first = self.first
+        shutil.copytree(self.after_first / "source", root / "source")
+        shutil.copytree(self.after_first / "lakehouse", root / "lakehouse")
+        settings = Settings(
+            source_dir=str(root / "source"),
+            lakehouse_dir=str(root / "lakehouse"),
+            backend=self.backends[0],
+            validate=False,
+        )
+        ctx = new_context(settings, self.spark)
+        return Run(ctx, first.results, dict(first.versions), first.balances)
 
     @cached_property
     def second(self) -> Run:
@@ -129,8 +167,14 @@ class Scenarios:
     def __getitem__(self, backends: tuple[Backend, Backend]) -> Scenario:
         if backends not in self.built:
             root = self.factory.mktemp("scenario-" + "-".join(backends))
-            self.built[backends] = Scenario(self.spark, root, backends)
+            first = backends[0]
+            begun = self[(first, first)] if backends[1] != first else None
+            self.built[backends] = Scenario(self.spark, root, backends, begun)
         return self.built[backends]
+
+    def after_first_run(self, root: Path, backend: Backend) -> Run:
+        """A copy, under `root`, of the sources and the lakehouse of `backend`'s first run."""
+        return self[(backend, backend)].copy_first(root)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ from etl.pipeline import run_pipeline
 from etl.settings import Backend, Settings
 from tests.conftest import REPO
 from tests.etl.conftest import DATA_TABLES, Scenarios, assert_same_rows, late_drop
-from tests.etl.conftest import run as run_once
 from tests.helpers import write_sources
 
 
@@ -82,8 +81,8 @@ def test_a_commit_with_an_older_clock_after_a_newer_one_is_not_skipped(
 ) -> None:
     """The late run's bronze rows carry an earlier ingestion time than the rows silver already
     processed; silver reads by version, so it still takes them."""
-    source, lakehouse = write_sources(tmp_path / "source"), tmp_path / "lakehouse"
-    run_once(spark, source, lakehouse, backend)
+    scenarios.after_first_run(tmp_path, backend)  # the small sources, loaded once
+    source, lakehouse = tmp_path / "source", tmp_path / "lakehouse"
     late_drop(source)
     settings = Settings(source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend)
     earlier = new_context(settings, spark)

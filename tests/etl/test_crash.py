@@ -2,10 +2,13 @@
 gives, with the accounting balanced and no audit row recorded twice.
 
 `ETL_FAULT` (etl.faults) stops the run right after a chosen commit of a chosen job. The default
-suite stops once after the publishing commit of every job (in-process, on both backends) and
-once with a real hard exit (`os._exit`, in a subprocess: the lock is left behind and taken
-over); the full sweep over every commit point of every job, each a hard exit in a subprocess,
-is marked `fault_sweep` and run by .ci/run.
+suite stops once after the publishing commit of every job on delta-rs and of one job per layer
+on delta-spark (in-process; what differs by backend is how the next run reads the stopped run's
+commits back, which one job per layer exercises), and once with a real hard exit (`os._exit`,
+in a subprocess: the lock is left behind and taken over); the full sweep over every commit
+point of every job, each a hard exit in a subprocess, is marked `fault_sweep` and run by
+.ci/run. Tests that start from the small sources already loaded continue from a copy of the
+session's first run (tests/etl/conftest.py) instead of loading them again.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from etl.registry import RUNNABLE
 from etl.runner import JobContext
 from etl.settings import Backend, Settings
 from tests.conftest import REPO
-from tests.etl.conftest import DATA_TABLES, assert_same_rows
+from tests.etl.conftest import DATA_TABLES, Scenarios, assert_same_rows
 from tests.helpers import (
     ITEM_COLUMNS,
     ORDER_COLUMNS,
@@ -84,19 +87,33 @@ def make_lake(root: Path, backend: Backend) -> Lake:
     return Lake(write_sources(root / "source"), root / "lakehouse", backend)
 
 
+def loaded_lake(scenarios: Scenarios, root: Path, backend: Backend) -> Lake:
+    """A lake holding the small sources after one clean run (a copy of the session's)."""
+    scenarios.after_first_run(root, backend)
+    return Lake(root / "source", root / "lakehouse", backend)
+
+
+class Clean:
+    """What two clean runs (the sources, then the drop) give, per backend, built on first use."""
+
+    def __init__(self, spark: SparkSession, scenarios: Scenarios, root: Path) -> None:
+        self.spark, self.scenarios, self.root = spark, scenarios, root
+        self.built: dict[Backend, JobContext] = {}
+
+    def __getitem__(self, backend: Backend) -> JobContext:
+        if backend not in self.built:
+            lake = loaded_lake(self.scenarios, self.root / backend, backend)
+            full_drop(lake.source)
+            run_pipeline(lake.context(self.spark))
+            self.built[backend] = lake.context(self.spark)
+        return self.built[backend]
+
+
 @pytest.fixture(scope="module")
 def clean(
-    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
-) -> dict[Backend, JobContext]:
-    """What two clean runs (the sources, then the drop) give, per backend."""
-    built = {}
-    for backend in ("delta-rs", "delta-spark"):
-        lake = make_lake(tmp_path_factory.mktemp(f"clean-{backend}"), backend)
-        run_pipeline(lake.context(spark))
-        full_drop(lake.source)
-        run_pipeline(lake.context(spark))
-        built[backend] = lake.context(spark)
-    return built
+    spark: SparkSession, scenarios: Scenarios, tmp_path_factory: pytest.TempPathFactory
+) -> Clean:
+    return Clean(spark, scenarios, tmp_path_factory.mktemp("clean"))
 
 
 @pytest.fixture
@@ -122,25 +139,33 @@ def assert_audit_rows_once(ctx: JobContext) -> None:
     assert len(files) == 6
 
 
-def publishing_points() -> list[str]:
+# On delta-spark, one job per layer: bronze's ledger, silver's quarantine and release, gold's
+# change-data-feed scope (delta-rs stops after every job).
+ONE_JOB_PER_LAYER = ("bronze.orders", "silver.order_items", "gold.daily_sales")
+
+
+def publishing_points(backend: Backend) -> list[str]:
     """The commit that publishes each job's output: `job:table`."""
-    return [f"{job.spec.name}:{job.spec.output}" for job in RUNNABLE]
+    jobs = [j for j in RUNNABLE if backend == "delta-rs" or j.spec.name in ONE_JOB_PER_LAYER]
+    return [f"{job.spec.name}:{job.spec.output}" for job in jobs]
 
 
 def test_stopping_after_each_publish_then_running_again_is_like_a_clean_run(
     spark: SparkSession,
     backend: Backend,
-    clean: dict[Backend, JobContext],
+    scenarios: Scenarios,
+    clean: Clean,
     tmp_path: Path,
     environ: pytest.MonkeyPatch,
 ) -> None:
     """Each run of the drop stops right after the next job's publishing commit (the window in
     which a crash used to leave the data written and its record missing); a last run
     finishes."""
-    lake = make_lake(tmp_path, backend)
-    run_pipeline(lake.context(spark))
+    lake = loaded_lake(scenarios, tmp_path, backend)
     full_drop(lake.source)
-    for point in publishing_points():
+    points = publishing_points(backend)
+    assert len(points) == (len(RUNNABLE) if backend == "delta-rs" else len(ONE_JOB_PER_LAYER))
+    for point in points:
         environ.setenv("ETL_FAULT", f"raise@{point}")
         with pytest.raises(SimulatedCrash):
             run_pipeline(lake.context(spark))
@@ -167,10 +192,9 @@ def hard_exit(lake: Lake, point: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_hard_exit_leaves_a_stale_lock_that_the_next_run_takes_over(
-    spark: SparkSession, clean: dict[Backend, JobContext], tmp_path: Path
+    spark: SparkSession, scenarios: Scenarios, clean: Clean, tmp_path: Path
 ) -> None:
-    lake = make_lake(tmp_path, "delta-rs")
-    run_pipeline(lake.context(spark))
+    lake = loaded_lake(scenarios, tmp_path, "delta-rs")
     full_drop(lake.source)
     killed = hard_exit(lake, "silver.orders:silver/orders")
     assert killed.returncode == FAULT_EXIT_CODE, killed.stderr[-2000:]
@@ -200,25 +224,27 @@ def every_commit_point(spark: SparkSession, lake: Lake, environ: pytest.MonkeyPa
 @pytest.mark.parametrize("phase", ["first run", "later drop"])
 def test_a_hard_exit_after_every_commit_point(
     spark: SparkSession,
-    clean: dict[Backend, JobContext],
+    scenarios: Scenarios,
+    clean: Clean,
     tmp_path: Path,
     environ: pytest.MonkeyPatch,
     phase: str,
 ) -> None:
     """Every commit point of every job, each a real `os._exit` in its own process, on the
-    default backend (the default suite stops after every job's publish on both backends)."""
+    default backend (the default suite stops after publishing commits on both backends)."""
     backend: Backend = "delta-rs"
-    probe = make_lake(tmp_path / "probe", backend)
-    if phase == "later drop":
-        run_pipeline(probe.context(spark))
-        full_drop(probe.source)
-    points = every_commit_point(spark, probe, environ)
+
+    def lake_for(root: Path) -> Lake:
+        if phase == "first run":
+            return make_lake(root, backend)
+        lake = loaded_lake(scenarios, root, backend)
+        full_drop(lake.source)
+        return lake
+
+    points = every_commit_point(spark, lake_for(tmp_path / "probe"), environ)
     assert {p.split(":")[0] for p in points} >= {j.spec.name for j in RUNNABLE[3:]}
     for i, point in enumerate(points):
-        lake = make_lake(tmp_path / f"point-{i}", backend)
-        if phase == "later drop":
-            run_pipeline(lake.context(spark))
-            full_drop(lake.source)
+        lake = lake_for(tmp_path / f"point-{i}")
         killed = hard_exit(lake, point)
         assert killed.returncode == FAULT_EXIT_CODE, (point, killed.stderr[-2000:])
         run_pipeline(lake.context(spark))  # the killed run, again

@@ -28,9 +28,7 @@ def test_every_input_row_is_accounted_for(scenario: Scenario, spark: SparkSessio
     items = first.results["silver.order_items"]
     assert (items.rows_read, items.inserted, items.rejected, items.duplicates) == (5, 4, 1, 0)
     assert items.rejected_by_reason == {"order_id.no_parent": 1}
-    accounts = [
-        (b.dataset, b.bronze, b.silver, b.quarantine, b.duplicates) for b in balances(first.ctx)
-    ]
+    accounts = [(b.dataset, b.bronze, b.silver, b.quarantine, b.duplicates) for b in first.balances]
     assert accounts == [
         ("products", 3, 2, 1, 0),
         ("orders", 5, 3, 1, 1),

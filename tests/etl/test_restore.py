@@ -14,23 +14,21 @@ from etl.restore import restore
 from etl.settings import Backend
 from tests.etl.conftest import AUDIT, DATA_TABLES, Scenarios, assert_same_rows, late_drop
 from tests.etl.conftest import run as run_once
-from tests.helpers import write_sources
 
 
 def test_restore_to_a_run_then_the_later_drop_again_matches_a_clean_build(
     spark: SparkSession, backend: Backend, scenarios: Scenarios, tmp_path: Path
 ) -> None:
-    source, lakehouse = write_sources(tmp_path / "source"), tmp_path / "lakehouse"
-    first = run_once(spark, source, lakehouse, backend)
+    first = scenarios.after_first_run(tmp_path, backend)  # a copy of the first run's lakehouse
+    first_id = scenarios[(backend, backend)].first.ctx.run_id
+    source, lakehouse = tmp_path / "source", tmp_path / "lakehouse"
     late_drop(source)
     run_once(spark, source, lakehouse, backend)
 
-    plan = restore(first.ctx, first.ctx.run_id, None, dry_run=True)
-    assert (
-        plan.splitlines()[0] == f"would restore the lakehouse to the end of run {first.ctx.run_id}:"
-    )
+    plan = restore(first.ctx, first_id, None, dry_run=True)
+    assert plan.splitlines()[0] == f"would restore the lakehouse to the end of run {first_id}:"
     assert "silver/orders" in plan and "->" in plan
-    print(restore(first.ctx, first.ctx.run_id, None, dry_run=False))
+    print(restore(first.ctx, first_id, None, dry_run=False))
 
     for table in (*DATA_TABLES, *AUDIT):
         if table in first.versions:

@@ -54,6 +54,8 @@ PLATFORM_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # sized for this stand-in's one core, as Glue's defaults are for its workers
+    "spark.databricks.delta.snapshotPartitions": "1",
 }
 # What Glue puts in sys.argv besides the job's own arguments.
 GLUE_NOISE = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option",

@@ -57,7 +57,7 @@ def test_a_later_run_may_check_a_table_on_the_other_engine(
     df = spark.createDataFrame([(1,), (2,)], "order_id int")
     checks = [not_null("order_id"), unique("order_id")]
     for engine, tables in zip(
-        engines, (["silver.orders", "silver.order_items"], ["silver.orders"])
+        engines, (["silver.orders", "silver.order_items"], ["silver.orders"]), strict=True
     ):
         validate._context.cache_clear()  # a new run: the project read again from its files
         monkeypatch.setattr(validate, "IN_MEMORY_ROWS", 500_000 if engine == "in memory" else 1)
