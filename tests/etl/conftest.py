@@ -41,13 +41,23 @@ RUN_COLUMNS = ("_batch_id", "_ingested_at", "run_id", "quarantined_at")
 class Run:
     ctx: JobContext
     results: dict[str, JobResult]
+    # Every table's version and every dataset's balance right after this run: later runs of a
+    # shared scenario change the tables.
     versions: dict[str, int] = field(default_factory=dict)
-    # Every dataset's balance right after this run (later runs of a scenario change the tables).
     balances: list[Balance] = field(default_factory=list)
 
     def table(self, name: str) -> DataFrame:
         """The table as this run left it (time travel: later runs do not change it)."""
         return self.ctx.store.read(self.ctx.path(name), self.versions[name])
+
+
+def context(
+    spark: SparkSession, source: Path, lakehouse: Path, backend: Backend, validate: bool = False
+) -> JobContext:
+    settings = Settings(
+        source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend, validate=validate
+    )
+    return new_context(settings, spark)
 
 
 def run(
@@ -57,17 +67,14 @@ def run(
     backend: Backend,
     validate: bool = False,
 ) -> Run:
-    settings = Settings(
-        source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend, validate=validate
-    )
-    ctx = new_context(settings, spark)
+    ctx = context(spark, source, lakehouse, backend, validate)
     results = {r.job: r for r in run_pipeline(ctx)}
     versions = {
         t: ctx.store.version(ctx.path(t))
         for t in (*DATA_TABLES, *AUDIT)
         if ctx.store.exists(ctx.path(t))
     }
-    return Run(ctx, results, versions)
+    return Run(ctx, results, versions, balances(ctx))
 
 
 def comparable(df: DataFrame) -> DataFrame:
@@ -118,7 +125,6 @@ class Scenario:
             return self.begun.copy_first(self.root)
         write_sources(self.source)
         first = self._run(self.backends[0])
-        first.balances = balances(first.ctx)
         shutil.copytree(self.source, self.after_first / "source")
         shutil.copytree(self.lakehouse, self.after_first / "lakehouse")
         return first
@@ -130,13 +136,7 @@ class Scenario:
         first = self.first
         shutil.copytree(self.after_first / "source", root / "source")
         shutil.copytree(self.after_first / "lakehouse", root / "lakehouse")
-        settings = Settings(
-            source_dir=str(root / "source"),
-            lakehouse_dir=str(root / "lakehouse"),
-            backend=self.backends[0],
-            validate=False,
-        )
-        ctx = new_context(settings, self.spark)
+        ctx = context(self.spark, root / "source", root / "lakehouse", self.backends[0])
         return Run(ctx, first.results, dict(first.versions), first.balances)
 
     @cached_property

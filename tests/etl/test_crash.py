@@ -28,7 +28,7 @@ from etl.accounting import balances
 from etl.cli import new_context
 from etl.faults import FAULT_EXIT_CODE, SimulatedCrash
 from etl.pipeline import run_pipeline
-from etl.registry import RUNNABLE
+from etl.registry import JOB_NAMES, LAYERS, RUNNABLE
 from etl.runner import JobContext
 from etl.settings import Backend, Settings
 from tests.conftest import REPO
@@ -164,7 +164,9 @@ def test_stopping_after_each_publish_then_running_again_is_like_a_clean_run(
     lake = loaded_lake(scenarios, tmp_path, backend)
     full_drop(lake.source)
     points = publishing_points(backend)
-    assert len(points) == (len(RUNNABLE) if backend == "delta-rs" else len(ONE_JOB_PER_LAYER))
+    stopped = {p.split(":")[0] for p in points}
+    assert stopped == (set(ONE_JOB_PER_LAYER) if backend == "delta-spark" else set(JOB_NAMES))
+    assert {j.spec.layer for j in RUNNABLE if j.spec.name in stopped} == set(LAYERS)
     for point in points:
         environ.setenv("ETL_FAULT", f"raise@{point}")
         with pytest.raises(SimulatedCrash):

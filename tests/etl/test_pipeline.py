@@ -9,7 +9,6 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from etl.accounting import balances
 from etl.pipeline import main
 from etl.registry import RUNNABLE, gold_tables, runnable
 from tests.etl.conftest import AUDIT, DATA_TABLES, Run, Scenario, assert_same_rows
@@ -96,7 +95,7 @@ def test_orphan_line_reaches_silver_when_its_order_arrives(scenario: Scenario) -
     assert [(r["total_orders"], r["total_items"]) for r in customer] == [(1, 1)]
     product = third.table("gold/product_performance").where("product_id = 1").collect()
     assert [r["units_sold"] for r in product] == [3]  # lines 1, 3 and the released 4
-    assert all(b.balanced for b in balances(third.ctx))
+    assert all(b.balanced for b in third.balances)
 
 
 @pytest.mark.parametrize("name", gold_tables())
@@ -131,7 +130,7 @@ def test_an_identical_file_sent_again_changes_nothing_downstream(scenario: Scena
     for name in gold_tables():
         assert fourth.results[f"gold.{name}"].status == "nothing new"
         assert fourth.versions[f"gold/{name}"] == third.versions[f"gold/{name}"]
-    assert all(b.balanced for b in balances(fourth.ctx))
+    assert all(b.balanced for b in fourth.balances)
 
 
 def test_audit_tables_hold_one_row_per_job_that_ran(scenario: Scenario) -> None:

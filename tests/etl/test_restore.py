@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from etl.accounting import balances
 from etl.restore import main as restore_main
 from etl.restore import restore
 from etl.settings import Backend
@@ -37,7 +36,7 @@ def test_restore_to_a_run_then_the_later_drop_again_matches_a_clean_build(
     clean = scenarios[(backend, backend)].third
     for table in DATA_TABLES:
         assert_same_rows(again.table(table), clean.table(table))
-    assert all(b.balanced for b in balances(again.ctx))
+    assert all(b.balanced for b in again.balances)
     assert again.results["silver.orders"].rows_read == 2  # only the drop's rows, once
 
 
