@@ -15,6 +15,8 @@ PHASES = ("first", "second", "third", "fourth")
 def test_the_sample_data_gives_equal_tables(
     sample_lakehouses: dict[Backend, JobContext],
 ) -> None:
+    """delta-spark's sample lakehouse is what the Glue entry point writes under spark-submit
+    (tests/conftest.py): production's path against the laptop's."""
     rs, spark = sample_lakehouses["delta-rs"], sample_lakehouses["delta-spark"]
     for table in DATA_TABLES:
         assert_same_rows(spark.store.read(spark.path(table)), rs.store.read(rs.path(table)))

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from etl.accounting import balances
@@ -76,6 +77,9 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lakehouse(
     assert not (lakehouse / "_lock.json").exists()
 
 
+@pytest.mark.parametrize(
+    "backend", ["delta-rs", pytest.param("delta-spark", marks=pytest.mark.thorough)]
+)
 def test_a_commit_with_an_older_clock_after_a_newer_one_is_not_skipped(
     spark: SparkSession, backend: Backend, scenarios: Scenarios, tmp_path: Path
 ) -> None:

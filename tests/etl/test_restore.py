@@ -15,6 +15,9 @@ from tests.etl.conftest import AUDIT, DATA_TABLES, Scenarios, assert_same_rows, 
 from tests.etl.conftest import run as run_once
 
 
+@pytest.mark.parametrize(
+    "backend", ["delta-rs", pytest.param("delta-spark", marks=pytest.mark.thorough)]
+)
 def test_restore_to_a_run_then_the_later_drop_again_matches_a_clean_build(
     spark: SparkSession, backend: Backend, scenarios: Scenarios, tmp_path: Path
 ) -> None:

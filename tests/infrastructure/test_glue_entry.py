@@ -13,54 +13,39 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
-import json
-import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.accounting import balances
-from etl.cli import new_context
 from etl.errors import ConfigurationError, DataQualityError, EtlError, SourceFileError
 from etl.registry import JOB_NAMES, JOBS, LAYERS, all_tables, select_jobs
 from etl.runner import JobContext
-from etl.settings import LOCAL_SPARK_CONF, Settings
-from tests.conftest import SAMPLE_DATA
-from tests.infrastructure.support import REPO, RUN_JOB, VENV_BIN
+from etl.settings import LOCAL_SPARK_CONF, Backend
+from tests.conftest import SAMPLE_DATA, open_lakehouse
+from tests.infrastructure.glue_platform import (
+    BATCH_ID,
+    MASTER,
+    PLATFORM_CONF,
+    GlueBatch,
+    Submitted,
+    glue_argv,
+    read_record,
+    spark_submit,
+    stub_env,
+)
+from tests.infrastructure.support import REPO, RUN_JOB
 
-GLUE_STUB = Path(__file__).parent / "glue_stub"
-SPARK_SUBMIT = VENV_BIN / "spark-submit"
-DELTA_PACKAGE = f"io.delta:delta-spark_2.12:{version('delta-spark')}"  # Glue 5.0's Delta 3.3.0
-
-# The platform: what spark-submit (Glue, here) decides. Nothing in the run may change it.
-MASTER = "local[1]"
-PLATFORM_CONF = {
-    "spark.app.name": "glue-stand-in-app",
-    "spark.platform.marker": "glue-stand-in",
-    "spark.sql.shuffle.partitions": "3",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    # sized for this stand-in's one core, as Glue's defaults are for its workers
-    "spark.databricks.delta.snapshotPartitions": "1",
-}
-# What Glue puts in sys.argv besides the job's own arguments.
-GLUE_NOISE = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option",
-              "job-bookmark-disable", "--TempDir", "s3://artifacts/glue-tmp/"]  # fmt: skip
-BATCH_ID = "2025-04"
 DATA_TABLES = tuple(t for t in all_tables() if not t.startswith("_audit/"))
 # Columns that name a run or its clock: equal tables differ only there.
 RUN_COLUMNS = ("_batch_id", "_ingested_at", "run_id", "quarantined_at")
@@ -74,15 +59,6 @@ def run_job() -> ModuleType:
     sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
-
-
-def glue_argv(etl_jobs: str, lakehouse: Path | str = "lake", **more: str) -> list[str]:
-    argv = ["run_job.py", "--JOB_NAME", "lakehouse-test-etl", *GLUE_NOISE,
-            "--etl_jobs", etl_jobs, "--batch_id", BATCH_ID,
-            "--source_dir", str(SAMPLE_DATA), "--lakehouse_dir", str(lakehouse)]  # fmt: skip
-    for name, value in more.items():
-        argv += [f"--{name}", value]
-    return argv
 
 
 # ----------------------------------------------------------------------- arguments and plans
@@ -175,30 +151,6 @@ def test_a_failure_is_named_after_its_error_on_one_line(
     assert str(type(failure)(str(failure))) == str(failure)  # re-raisable from its message
 
 
-def stub_env(record: Path) -> dict[str, str]:
-    """The environment of a run on the platform: the stand-in awsglue and the repository on
-    PYTHONPATH (Glue: --extra-py-files), no ETL_* settings, Spark's Python is this one."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ETL_", "PYSPARK_", "AWSGLUE_")) and k != "PYTHONPATH"
-    }
-    env.update(
-        PYTHONPATH=os.pathsep.join((str(GLUE_STUB), str(REPO))),
-        PYSPARK_PYTHON=sys.executable,
-        PYSPARK_DRIVER_PYTHON=sys.executable,
-        GX_ANALYTICS_ENABLED="false",
-        AWSGLUE_STUB_RECORD=str(record),
-    )
-    return env
-
-
-def read_record(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_a_bad_etl_jobs_value_fails_with_one_line_before_spark(tmp_path: Path) -> None:
     record = tmp_path / "calls.jsonl"
     done = subprocess.run(
@@ -218,46 +170,6 @@ def test_a_bad_etl_jobs_value_fails_with_one_line_before_spark(tmp_path: Path) -
 
 
 @dataclass
-class Submitted:
-    layer: str
-    done: subprocess.CompletedProcess[str]
-    calls: list[dict[str, Any]]
-    seconds: float
-
-    @property
-    def output(self) -> str:
-        """What the script printed and logged: spark-submit runs Python with its stderr merged
-        into its stdout, and Spark logs on its own stderr."""
-        return self.done.stdout
-
-    def lines(self, prefix: str) -> list[str]:
-        return [line for line in self.output.splitlines() if line.startswith(prefix)]
-
-    def ending(self) -> str:
-        return "\n".join(self.output.splitlines()[-40:])
-
-
-def spark_submit(argv: Sequence[str], record: Path, layer: str) -> Submitted:
-    """run_job.py as the platform runs it: its master, Delta's jars and settings of its own."""
-    platform = [
-        str(SPARK_SUBMIT),
-        "--master", MASTER,
-        "--packages", DELTA_PACKAGE,
-        *(arg for key, value in PLATFORM_CONF.items() for arg in ("--conf", f"{key}={value}")),
-    ]  # fmt: skip
-    record.unlink(missing_ok=True)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [*platform, str(RUN_JOB), *argv[1:]],
-        env=stub_env(record),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return Submitted(layer, done, read_record(record), time.perf_counter() - started)
-
-
-@dataclass
 class GlueRuns:
     lakehouse: Path
     runs: dict[str, Submitted]
@@ -265,43 +177,17 @@ class GlueRuns:
     ctx: JobContext  # the spark-submit lakehouse, read in this process
 
 
-def run_layers(lakehouse: Path, records: Path) -> dict[str, Submitted]:
-    """bronze, silver, gold: one run each, as the pipeline's state machine starts them; only
-    bronze gets the batch's files."""
-    files = ",".join(str(p) for p in sorted(SAMPLE_DATA.iterdir()) if not p.name.startswith("_"))
-    runs: dict[str, Submitted] = {}
-    for layer in LAYERS:
-        more = {"files": files} if layer == "bronze" else {}
-        argv = glue_argv(layer, lakehouse, **more)
-        runs[layer] = spark_submit(argv, records / f"{layer}.jsonl", layer)
-        if runs[layer].done.returncode != 0:
-            break  # the state machine stops too; the tests say which run failed and why
-    return runs
-
-
-def delta_spark_context(spark: SparkSession, lakehouse: Path) -> JobContext:
-    settings = Settings(
-        source_dir=str(SAMPLE_DATA), lakehouse_dir=str(lakehouse), backend="delta-spark"
-    )
-    return new_context(settings, spark)
-
-
 @pytest.fixture(scope="module")
-def glue_runs(
-    request: pytest.FixtureRequest, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
-) -> GlueRuns:
-    """The three layer runs under spark-submit and, meanwhile, the reference: the sample data
-    through the in-process pipeline on the test session (tests/conftest.py's
-    `sample_lakehouse`: delta-rs, validated), built once per test session and shared."""
-    root = tmp_path_factory.mktemp("glue")
-    lakehouse = root / "lakehouse"
-    with ThreadPoolExecutor(1) as pool:
-        submitted = pool.submit(run_layers, lakehouse, root)
-        reference: JobContext = request.getfixturevalue("sample_lakehouse")
-        runs = submitted.result()
-    for layer, run in runs.items():
-        print(f"spark-submit --etl_jobs {layer}: {run.seconds:.1f} s")
-    return GlueRuns(lakehouse, runs, reference, delta_spark_context(spark, lakehouse))
+def glue_runs(glue_batch: GlueBatch, sample_lakehouses: dict[Backend, JobContext]) -> GlueRuns:
+    """The session's three layer runs under spark-submit (tests/infrastructure/glue_platform.py,
+    also the delta-spark sample lakehouse) and the reference: the sample data through the
+    in-process pipeline (delta-rs, validated)."""
+    return GlueRuns(
+        glue_batch.lakehouse,
+        glue_batch.runs(),
+        sample_lakehouses["delta-rs"],
+        sample_lakehouses["delta-spark"],
+    )
 
 
 def test_each_layer_run_succeeds_and_inits_and_commits_glue_s_job_once(
@@ -368,7 +254,7 @@ def test_every_input_row_is_accounted_for(glue_runs: GlueRuns) -> None:
 def copied_lakehouse(glue_runs: GlueRuns, tmp_path: Path) -> Iterator[JobContext]:
     """A copy of the spark-submit lakehouse, read and written through delta-spark here."""
     lakehouse = shutil.copytree(glue_runs.lakehouse, tmp_path / "lakehouse")
-    yield delta_spark_context(glue_runs.ctx.spark, lakehouse)
+    yield open_lakehouse(glue_runs.ctx.spark, lakehouse, "delta-spark")
 
 
 def test_a_failed_expectation_fails_the_run_with_data_quality_error(

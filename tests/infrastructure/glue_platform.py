@@ -1,0 +1,172 @@
+"""The Glue platform as the tests stand it in: `spark-submit` with its own master, Delta's
+jars and settings, the stand-in `awsglue` of tests/infrastructure/glue_stub, and
+infrastructure/glue/run_job.py run as Glue runs it (one run per layer, in sequence, as the
+pipeline's state machine starts them).
+
+The layer runs over the sample data in data/ happen once per test session, in a background
+thread that starts when the in-process sample lakehouse is built (tests/conftest.py), and their
+lakehouse is the delta-spark sample lakehouse: what production writes from that data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from etl.registry import LAYERS
+from tests.infrastructure.support import REPO, RUN_JOB, VENV_BIN
+
+SAMPLE_DATA = REPO / "data"
+GLUE_STUB = Path(__file__).parent / "glue_stub"
+SPARK_SUBMIT = VENV_BIN / "spark-submit"
+DELTA_PACKAGE = f"io.delta:delta-spark_2.12:{version('delta-spark')}"  # Glue 5.0's Delta 3.3.0
+
+# The platform: what spark-submit (Glue, here) decides. Nothing in the run may change it.
+MASTER = "local[1]"
+PLATFORM_CONF = {
+    "spark.app.name": "glue-stand-in-app",
+    "spark.platform.marker": "glue-stand-in",
+    "spark.sql.shuffle.partitions": "3",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # sized for this stand-in's one core, as Glue's defaults are for its workers
+    "spark.databricks.delta.snapshotPartitions": "1",
+}
+# What Glue puts in sys.argv besides the job's own arguments.
+GLUE_NOISE = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option",
+              "job-bookmark-disable", "--TempDir", "s3://artifacts/glue-tmp/"]  # fmt: skip
+BATCH_ID = "2025-04"
+
+
+def glue_argv(etl_jobs: str, lakehouse: Path | str = "lake", **more: str) -> list[str]:
+    argv = ["run_job.py", "--JOB_NAME", "lakehouse-test-etl", *GLUE_NOISE,
+            "--etl_jobs", etl_jobs, "--batch_id", BATCH_ID,
+            "--source_dir", str(SAMPLE_DATA), "--lakehouse_dir", str(lakehouse)]  # fmt: skip
+    for name, value in more.items():
+        argv += [f"--{name}", value]
+    return argv
+
+
+def stub_env(record: Path) -> dict[str, str]:
+    """The environment of a run on the platform: the stand-in awsglue and the repository on
+    PYTHONPATH (Glue: --extra-py-files), no ETL_* settings, Spark's Python is this one."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ETL_", "PYSPARK_", "AWSGLUE_")) and k != "PYTHONPATH"
+    }
+    env.update(
+        PYTHONPATH=os.pathsep.join((str(GLUE_STUB), str(REPO))),
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+        GX_ANALYTICS_ENABLED="false",
+        AWSGLUE_STUB_RECORD=str(record),
+    )
+    return env
+
+
+def read_record(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@dataclass
+class Submitted:
+    layer: str
+    done: subprocess.CompletedProcess[str]
+    calls: list[dict[str, Any]]
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        """What the script printed and logged: spark-submit runs Python with its stderr merged
+        into its stdout, and Spark logs on its own stderr."""
+        return self.done.stdout
+
+    def lines(self, prefix: str) -> list[str]:
+        return [line for line in self.output.splitlines() if line.startswith(prefix)]
+
+    def ending(self) -> str:
+        return "\n".join(self.output.splitlines()[-40:])
+
+
+def spark_submit(argv: Sequence[str], record: Path, layer: str) -> Submitted:
+    """run_job.py as the platform runs it: its master, Delta's jars and settings of its own."""
+    platform = [
+        str(SPARK_SUBMIT),
+        "--master", MASTER,
+        "--packages", DELTA_PACKAGE,
+        *(arg for key, value in PLATFORM_CONF.items() for arg in ("--conf", f"{key}={value}")),
+    ]  # fmt: skip
+    record.unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*platform, str(RUN_JOB), *argv[1:]],
+        env=stub_env(record),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return Submitted(layer, done, read_record(record), time.perf_counter() - started)
+
+
+def run_layers(lakehouse: Path, records: Path) -> dict[str, Submitted]:
+    """bronze, silver, gold: one run each, as the pipeline's state machine starts them; only
+    bronze gets the batch's files."""
+    files = ",".join(str(p) for p in sorted(SAMPLE_DATA.iterdir()) if not p.name.startswith("_"))
+    runs: dict[str, Submitted] = {}
+    for layer in LAYERS:
+        more = {"files": files} if layer == "bronze" else {}
+        argv = glue_argv(layer, lakehouse, **more)
+        runs[layer] = spark_submit(argv, records / f"{layer}.jsonl", layer)
+        if runs[layer].done.returncode != 0:
+            break  # the state machine stops too; the tests say which run failed and why
+    return runs
+
+
+class GlueBatch:
+    """The sample data's three layer runs under spark-submit, started at most once, in the
+    background, into `root`/lakehouse."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lakehouse = root / "lakehouse"
+        self._pool: ThreadPoolExecutor | None = None
+        self._runs: Future[dict[str, Submitted]] | None = None
+
+    def start(self) -> None:
+        if self._runs is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="glue-layer-runs")
+            self._runs = self._pool.submit(run_layers, self.lakehouse, self.root)
+
+    def runs(self) -> dict[str, Submitted]:
+        self.start()
+        assert self._runs is not None
+        runs = self._runs.result()
+        for layer, run in runs.items():
+            print(f"spark-submit --etl_jobs {layer}: {run.seconds:.1f} s")
+        return runs
+
+    def failed(self) -> str | None:
+        """What the first failed layer run printed last, if one failed."""
+        for layer, run in self.runs().items():
+            if run.done.returncode != 0:
+                return (
+                    f"spark-submit --etl_jobs {layer} exited {run.done.returncode}:\n{run.ending()}"
+                )
+        return None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
