@@ -127,7 +127,7 @@ def sample_lakehouse(
     a laptop run gives). When the session also needs the delta-spark sample lakehouse, its
     spark-submit runs start first and run meanwhile, in their own JVMs."""
     needed = (getattr(item, "fixturenames", ()) for item in request.session.items)
-    if any("glue_batch" in names for names in needed):
+    if any("sample_lakehouses" in names for names in needed):
         glue_batch.start()
     return build_lakehouse(spark, SAMPLE_DATA, tmp_path_factory.mktemp("sample") / "lh", "delta-rs")
 

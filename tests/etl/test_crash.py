@@ -4,11 +4,12 @@ gives, with the accounting balanced and no audit row recorded twice.
 `ETL_FAULT` (etl.faults) stops the run right after a chosen commit of a chosen job. The default
 suite stops once after the publishing commit of every job on delta-rs and of silver.order_items
 on delta-spark (in-process; what differs by backend is how the next run reads the stopped run's
-commits back, which one job per layer exercises: bronze's and gold's are marked `thorough`), and once with a real hard exit (`os._exit`,
-in a subprocess: the lock is left behind and taken over); the full sweep over every commit
-point of every job, each a hard exit in a subprocess, is marked `fault_sweep` and run by
-.ci/run. Tests that start from the small sources already loaded continue from a copy of the
-session's first run (tests/etl/conftest.py) instead of loading them again.
+commits back, which one job per layer exercises: bronze's and gold's are marked `thorough`),
+and once with a real hard exit (`os._exit`, in a subprocess: the lock is left behind and taken
+over); the full sweep over every commit point of every job, each a hard exit in a subprocess,
+is marked `fault_sweep` and run by .ci/run. Tests that start from the small sources already
+loaded continue from a copy of the session's first run (tests/etl/conftest.py) instead of
+loading them again.
 """
 
 from __future__ import annotations
