@@ -14,11 +14,11 @@ from etl.cli import new_context
 from etl.runner import JobContext
 from etl.settings import BACKENDS, Backend, Settings
 from tests.infrastructure.glue_platform import GlueBatch
+from tests.infrastructure.support import SAMPLE_DATA as SAMPLE_DATA  # data/, shared here
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DATA = REPO / "data"
 # The real April 2025 files: the sibling ../shared/reference-data/apr_2025 of the repository,
 # or the folder that ETL_REFERENCE_DATA names.
 REFERENCE_DATA = Path(
@@ -88,23 +88,25 @@ def make_context(spark: SparkSession, lakehouse: Path) -> ContextMaker:
     return _make
 
 
-def build_lakehouse(
+def lakehouse_context(
     spark: SparkSession, source: Path, lakehouse: Path, backend: Backend, validate: bool = True
 ) -> JobContext:
-    from etl.pipeline import run_pipeline
-
+    """A context over `lakehouse` fed from `source`: a new run id; nothing runs yet."""
     settings = Settings(
         source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend, validate=validate
     )
-    ctx = new_context(settings, spark)
+    return new_context(settings, spark)
+
+
+def build_lakehouse(
+    spark: SparkSession, source: Path, lakehouse: Path, backend: Backend
+) -> JobContext:
+    """`source` through the whole pipeline, validated."""
+    from etl.pipeline import run_pipeline
+
+    ctx = lakehouse_context(spark, source, lakehouse, backend)
     run_pipeline(ctx)
     return ctx
-
-
-def open_lakehouse(spark: SparkSession, lakehouse: Path, backend: Backend) -> JobContext:
-    """A context over an existing lakehouse of the sample data (a new run id, nothing run)."""
-    settings = Settings(source_dir=str(SAMPLE_DATA), lakehouse_dir=str(lakehouse), backend=backend)
-    return new_context(settings, spark)
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +146,7 @@ def sample_lakehouses(
         pytest.fail(f"the Glue entry point's runs over the sample data failed: {failed}")
     return {
         "delta-rs": sample_lakehouse,
-        "delta-spark": open_lakehouse(spark, glue_batch.lakehouse, "delta-spark"),
+        "delta-spark": lakehouse_context(spark, SAMPLE_DATA, glue_batch.lakehouse, "delta-spark"),
     }
 
 

@@ -24,11 +24,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from etl.accounting import Balance, balances
-from etl.cli import new_context
 from etl.pipeline import run_pipeline
 from etl.registry import all_tables
 from etl.runner import JobContext, JobResult
-from etl.settings import BACKENDS, Backend, Settings
+from etl.settings import BACKENDS, Backend
+from tests.conftest import lakehouse_context
 from tests.helpers import ORDER_COLUMNS, order, write_sources, write_workbook
 
 AUDIT = ("_audit/runs", "_audit/ingested_files", "_audit/dq_results")
@@ -51,15 +51,6 @@ class Run:
         return self.ctx.store.read(self.ctx.path(name), self.versions[name])
 
 
-def context(
-    spark: SparkSession, source: Path, lakehouse: Path, backend: Backend, validate: bool = False
-) -> JobContext:
-    settings = Settings(
-        source_dir=str(source), lakehouse_dir=str(lakehouse), backend=backend, validate=validate
-    )
-    return new_context(settings, spark)
-
-
 def run(
     spark: SparkSession,
     source: Path,
@@ -67,7 +58,7 @@ def run(
     backend: Backend,
     validate: bool = False,
 ) -> Run:
-    ctx = context(spark, source, lakehouse, backend, validate)
+    ctx = lakehouse_context(spark, source, lakehouse, backend, validate)
     results = {r.job: r for r in run_pipeline(ctx)}
     versions = {
         t: ctx.store.version(ctx.path(t))
@@ -136,7 +127,8 @@ class Scenario:
         first = self.first
         shutil.copytree(self.after_first / "source", root / "source")
         shutil.copytree(self.after_first / "lakehouse", root / "lakehouse")
-        ctx = context(self.spark, root / "source", root / "lakehouse", self.backends[0])
+        source, lakehouse = root / "source", root / "lakehouse"
+        ctx = lakehouse_context(self.spark, source, lakehouse, self.backends[0], validate=False)
         return Run(ctx, first.results, dict(first.versions), first.balances)
 
     @cached_property

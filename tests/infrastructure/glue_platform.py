@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from etl.registry import LAYERS
-from tests.infrastructure.support import REPO, RUN_JOB, VENV_BIN
+from tests.infrastructure.support import REPO, RUN_JOB, SAMPLE_DATA, VENV_BIN
 
-SAMPLE_DATA = REPO / "data"
 GLUE_STUB = Path(__file__).parent / "glue_stub"
 SPARK_SUBMIT = VENV_BIN / "spark-submit"
 DELTA_PACKAGE = f"io.delta:delta-spark_2.12:{version('delta-spark')}"  # Glue 5.0's Delta 3.3.0
@@ -130,6 +129,7 @@ def run_layers(lakehouse: Path, records: Path) -> dict[str, Submitted]:
         more = {"files": files} if layer == "bronze" else {}
         argv = glue_argv(layer, lakehouse, **more)
         runs[layer] = spark_submit(argv, records / f"{layer}.jsonl", layer)
+        print(f"spark-submit --etl_jobs {layer}: {runs[layer].seconds:.1f} s")
         if runs[layer].done.returncode != 0:
             break  # the state machine stops too; the tests say which run failed and why
     return runs
@@ -153,10 +153,7 @@ class GlueBatch:
     def runs(self) -> dict[str, Submitted]:
         self.start()
         assert self._runs is not None
-        runs = self._runs.result()
-        for layer, run in runs.items():
-            print(f"spark-submit --etl_jobs {layer}: {run.seconds:.1f} s")
-        return runs
+        return self._runs.result()
 
     def failed(self) -> str | None:
         """What the first failed layer run printed last, if one failed."""

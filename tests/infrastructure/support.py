@@ -85,8 +85,9 @@ def successors(state: State, *, with_catch: bool = True) -> list[str]:
 # --------------------------------------------------------------------------- the smoke run
 # What smoke_run.sh uploads, and how the real pipeline ends for it: test_smoke_run's moto
 # stand-ins answer so, and test_pipeline_runs checks pipeline.asl.json answers exactly so.
+SAMPLE_DATA = REPO / "data"  # the sample files the README's run command loads
 SAMPLE_FILES = sorted(
-    p.name for p in (REPO / "data").iterdir() if p.suffix in (".csv", ".xlsx", ".xlsm", ".xls")
+    p.name for p in SAMPLE_DATA.iterdir() if p.suffix in (".csv", ".xlsx", ".xlsm", ".xls")
 )
 GOLD_ROW_COUNTS = {
     "daily_sales": 7,
