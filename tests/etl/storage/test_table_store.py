@@ -198,6 +198,47 @@ def test_rows_merged_from_python_and_read_back_without_spark(
     assert store.count(path) == 3
 
 
+def test_python_rows_of_every_audit_type_merge_exactly(
+    store: TableStore, spark: SparkSession, tmp_path: Path
+) -> None:
+    """The audit tables' Python rows (strings, longs beyond 2**53, doubles with NaN, booleans,
+    timestamps, nulls in each) are written exactly, whether a merge only inserts (new keys)
+    or also updates (a key already there), and each commit keeps its label."""
+    path = str(tmp_path / "t")
+    schema = T.StructType(
+        [
+            T.StructField("k", T.StringType()),
+            T.StructField("n", T.LongType()),
+            T.StructField("x", T.DoubleType()),
+            T.StructField("ok", T.BooleanType()),
+            T.StructField("at", T.TimestampType()),
+        ]
+    )
+    at = dt.datetime(2025, 4, 1, 10, 30, 0, 123456)
+    big = 2**62 + 1
+    spec = MergeSpec(keys=("k",))
+    store.merge_rows([("a", big, 1.5, True, at)], schema, path, spec, LABEL)
+    inserted = store.merge_rows(
+        [("b", None, None, None, None), ("c", -1, 0.25, False, at)], schema, path, spec, LABEL
+    )
+    mark = LABEL.as_kind("audit")
+    updated = store.merge_rows(
+        [("a", 7, float("nan"), False, None), ("d", 0, -2.0, True, at)], schema, path, spec, mark
+    )
+
+    assert (inserted.inserted, inserted.updated) == (2, 0)
+    assert (updated.inserted, updated.updated) == (1, 1)
+    got = sorted(store.read_rows(path), key=lambda row: row["k"])
+    assert [row["x"] != row["x"] for row in got] == [True, False, False, False]  # NaN kept
+    assert [{**row, "x": None} if row["k"] == "a" else row for row in got] == [
+        {"k": "a", "n": 7, "x": None, "ok": False, "at": None},
+        {"k": "b", "n": None, "x": None, "ok": None, "at": None},
+        {"k": "c", "n": -1, "x": 0.25, "ok": False, "at": at},
+        {"k": "d", "n": 0, "x": -2.0, "ok": True, "at": at},
+    ]
+    assert [h.commit for h in store.history(path, 2)] == [mark, LABEL]
+
+
 def test_time_travel_and_restore(store: TableStore, spark: SparkSession, tmp_path: Path) -> None:
     path = str(tmp_path / "t")
     v0 = store.overwrite(rows(spark, r(1, 10, "1.00")), path, LABEL)
