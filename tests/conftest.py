@@ -118,19 +118,33 @@ def glue_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlueBatch]:
     batch.close()
 
 
-@pytest.fixture(scope="session")
-def sample_lakehouse(
-    request: pytest.FixtureRequest,
-    spark: SparkSession,
-    glue_batch: GlueBatch,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> JobContext:
-    """The sample files in data/ through the in-process pipeline on delta-rs, validated (what
-    a laptop run gives). When the session also needs the delta-spark sample lakehouse, its
-    spark-submit runs start first and run meanwhile, in their own JVMs."""
-    needed = (getattr(item, "fixturenames", ()) for item in request.session.items)
-    if any("sample_lakehouses" in names for names in needed):
+GLUE_LAKEHOUSE = "sample_lakehouses"  # the fixture whose delta-spark lakehouse Glue's runs write
+
+
+def _needs_glue(item: pytest.Item) -> bool:
+    return GLUE_LAKEHOUSE in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with a test over the Glue entry point's lakehouse run last, each in its own
+    order: the layer runs start with the session (`glue_runs_meanwhile`) and proceed in their
+    own JVMs while the other tests run."""
+    later = {item.path for item in items if _needs_glue(item)}
+    items.sort(key=lambda item: item.path in later)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def glue_runs_meanwhile(request: pytest.FixtureRequest, glue_batch: GlueBatch) -> None:
+    """Start the Glue entry point's layer runs at the session's first test when a selected test
+    needs their lakehouse (one delta-rs test alone does not pay for three JVMs)."""
+    if any(_needs_glue(item) for item in request.session.items):
         glue_batch.start()
+
+
+@pytest.fixture(scope="session")
+def sample_lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
+    """The sample files in data/ through the in-process pipeline on delta-rs, validated (what
+    a laptop run gives)."""
     return build_lakehouse(spark, SAMPLE_DATA, tmp_path_factory.mktemp("sample") / "lh", "delta-rs")
 
 

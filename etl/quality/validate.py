@@ -101,18 +101,21 @@ def flagged(df: DataFrame, checks: list[Check]) -> tuple[DataFrame, dict[str, st
 
 
 def _suite(gx: Any, name: str, checks: list[Check], columns: dict[str, str]) -> Any:
-    suite = gx.ExpectationSuite(name=name)
+    """The suite, built whole: adding expectations one by one asks the project's store about
+    the suite each time (a read of its configuration per expectation)."""
+    expectations = []
     for check in checks:
         kwargs = dict(check.kwargs)
         if check.flag:
             kwargs = {"column": columns[check.description], "value_set": [False]}
-        expectation = getattr(gx.expectations, check.expectation)(
-            **kwargs,
-            description=check.description or None,
-            meta={"severity": str(check.severity)},
+        expectations.append(
+            getattr(gx.expectations, check.expectation)(
+                **kwargs,
+                description=check.description or None,
+                meta={"severity": str(check.severity)},
+            )
         )
-        suite.add_expectation(expectation)
-    return suite
+    return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
 def _checkpoint(
