@@ -1,10 +1,13 @@
-"""Reading a Delta table's commit log directly: its latest version and its newest commits.
+"""Reading a Delta table's commit log directly: its latest version, its newest commits and
+its row count.
 
 The log is the folder `<table>/_delta_log/` holding one `<version>.json` file per commit (20
 zero-padded digits; Delta protocol, "Delta Log Entries"), each line one action, one of them the
 `commitInfo` with the operation, its metrics and `userMetadata`. Reading the newest files is
 all that the bookkeeping needs, and it needs no Spark job: delta-spark would start one per
-`history()` call. Local paths and s3:// URIs are read through pyarrow's file systems.
+`history()` call. The row count adds up the `numRecords` statistic of the live data files,
+replayed from the last Parquet checkpoint (Delta protocol, "Checkpoints") and the commits after
+it. Local paths and s3:// URIs are read through pyarrow's file systems.
 """
 
 from __future__ import annotations
@@ -61,3 +64,74 @@ def newest_commits(table_uri: str, limit: int | None = None) -> list[tuple[int, 
     if limit is not None:
         versions = versions[:limit]
     return [(v, commit_info(table_uri, v)) for v in versions]
+
+
+LAST_CHECKPOINT = "_last_checkpoint"
+
+
+def _checkpoint_adds(fs: pafs.FileSystem, folder: str) -> tuple[int, dict[str, Any]] | None:
+    """The checkpoint's version and its live files (path -> add action), from the classic
+    single- or multi-part Parquet checkpoint that `_last_checkpoint` names; (-1, {}) without
+    a checkpoint; None for a form this reader does not know (a V2 checkpoint)."""
+    import pyarrow.parquet as pq  # only where a count is read from the log
+
+    try:
+        with fs.open_input_stream(f"{folder}/{LAST_CHECKPOINT}") as stream:
+            pointer = json.loads(stream.read().decode("utf-8"))
+    except FileNotFoundError:
+        return -1, {}
+    if "v2Checkpoint" in pointer:
+        return None
+    version, parts = int(pointer["version"]), pointer.get("parts")
+    names = (
+        [f"{version:020d}.checkpoint.{i:010d}.{parts:010d}.parquet" for i in range(1, parts + 1)]
+        if parts
+        else [f"{version:020d}.checkpoint.parquet"]
+    )
+    adds: dict[str, Any] = {}
+    for name in names:
+        with fs.open_input_file(f"{folder}/{name}") as source:
+            table = pq.read_table(source, columns=["add"])
+        for add in table.column("add").to_pylist():
+            if add is not None:
+                adds[add["path"]] = add
+    return version, adds
+
+
+def row_count(table_uri: str) -> int | None:
+    """The table's rows at its latest version from the log alone: the `numRecords` statistic
+    of every live data file (the last checkpoint, then the commits after it). None when the
+    log cannot say exactly: a file without statistics, a deletion vector, a commit missing, a
+    checkpoint form not read here."""
+    try:
+        return _row_count(table_uri)
+    except (OSError, KeyError, ValueError):  # a file gone or unlike the protocol's
+        return None
+
+
+def _row_count(table_uri: str) -> int | None:
+    fs, folder = _log_folder(table_uri)
+    checkpoint = _checkpoint_adds(fs, folder)
+    if checkpoint is None:
+        return None
+    start, live = checkpoint
+    versions = [v for v in commit_versions(table_uri) if v > start]
+    if versions != list(range(start + 1, start + 1 + len(versions))) or not (versions or live):
+        return None
+    for version in versions:
+        with fs.open_input_stream(f"{folder}/{version:020d}.json") as stream:
+            lines = stream.read().decode("utf-8").splitlines()
+        for line in lines:
+            action = json.loads(line) if line.strip() else {}
+            if "add" in action:
+                live[action["add"]["path"]] = action["add"]
+            elif "remove" in action:
+                live.pop(action["remove"]["path"], None)
+    total = 0
+    for add in live.values():
+        stats = add.get("stats")
+        records = json.loads(stats).get("numRecords") if stats else None
+        if records is None or add.get("deletionVector"):
+            return None
+        total += int(records)
+    return total

@@ -15,7 +15,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from etl.settings import BACKENDS, Backend
-from etl.storage import Commit, MergeSpec, TableStore, changed_predicate, get_table_store
+from etl.storage import (
+    Commit,
+    MergeSpec,
+    TableStore,
+    changed_predicate,
+    delta_log,
+    get_table_store,
+)
 
 SCHEMA = T.StructType(
     [
@@ -237,6 +244,47 @@ def test_python_rows_of_every_audit_type_merge_exactly(
         {"k": "d", "n": 0, "x": -2.0, "ok": True, "at": at},
     ]
     assert [h.commit for h in store.history(path, 2)] == [mark, LABEL]
+
+
+def test_the_log_counts_rows_as_a_scan_does(
+    store: TableStore, spark: SparkSession, tmp_path: Path
+) -> None:
+    """`delta_log.row_count` (the live files' statistics, from the checkpoint and the commits
+    after it) equals a scan's count through inserts, updates, deletes and a compaction."""
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "t")
+    upsert = MergeSpec(keys=("id",), partition_by=("day",))
+    tombstones = MergeSpec(keys=("id",), op_column="_op")
+    counts = []
+    for i in range(12):
+        batch = rows(spark, r(i + 1, 10, "1.00", 1 + i % 3), r(0, 11 + i, "2.00"))
+        store.merge(batch, path, upsert, LABEL)
+        counts.append((delta_log.row_count(path), store.read(path).count()))
+    if not (tmp_path / "t" / "_delta_log" / "_last_checkpoint").exists():
+        DeltaTable(path).create_checkpoint()  # delta-rs writes none by itself at this interval
+    gone = spark.createDataFrame([(3, "delete"), (5, "delete")], "id long, _op string")
+    store.merge(gone, path, tombstones, LABEL)
+    store.optimize(path, LABEL)
+    counts.append((delta_log.row_count(path), store.read(path).count()))
+
+    assert (tmp_path / "t" / "_delta_log" / "_last_checkpoint").exists()
+    assert counts == [(n, n) for n in [*range(2, 14), 11]]
+    assert store.count(path) == 11
+
+
+def test_a_log_without_row_statistics_is_counted_by_a_scan(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "t")
+    spark.conf.set("spark.databricks.delta.stats.collect", "false")
+    try:
+        rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")).write.format("delta").save(path)
+    finally:
+        spark.conf.unset("spark.databricks.delta.stats.collect")
+
+    assert delta_log.row_count(path) is None
+    assert get_table_store(spark, "delta-spark").count(path) == 2
 
 
 def test_time_travel_and_restore(store: TableStore, spark: SparkSession, tmp_path: Path) -> None:
