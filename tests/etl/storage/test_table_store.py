@@ -257,20 +257,20 @@ def test_the_log_counts_rows_as_a_scan_does(
     upsert = MergeSpec(keys=("id",), partition_by=("day",))
     tombstones = MergeSpec(keys=("id",), op_column="_op")
     counts = []
-    for i in range(12):
+    for i in range(4):
         batch = rows(spark, r(i + 1, 10, "1.00", 1 + i % 3), r(0, 11 + i, "2.00"))
         store.merge(batch, path, upsert, LABEL)
-        counts.append((delta_log.row_count(path), store.read(path).count()))
-    if not (tmp_path / "t" / "_delta_log" / "_last_checkpoint").exists():
-        DeltaTable(path).create_checkpoint()  # delta-rs writes none by itself at this interval
-    gone = spark.createDataFrame([(3, "delete"), (5, "delete")], "id long, _op string")
+        if i == 2:
+            counts.append((delta_log.row_count(path), store.read(path).count()))
+            DeltaTable(path).create_checkpoint()  # the next commits replay on top of it
+    gone = spark.createDataFrame([(2, "delete"), (3, "delete")], "id long, _op string")
     store.merge(gone, path, tombstones, LABEL)
     store.optimize(path, LABEL)
     counts.append((delta_log.row_count(path), store.read(path).count()))
 
     assert (tmp_path / "t" / "_delta_log" / "_last_checkpoint").exists()
-    assert counts == [(n, n) for n in [*range(2, 14), 11]]
-    assert store.count(path) == 11
+    assert counts == [(4, 4), (3, 3)]
+    assert store.count(path) == 3
 
 
 def test_a_log_without_row_statistics_is_counted_by_a_scan(
