@@ -134,11 +134,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def glue_runs_meanwhile(request: pytest.FixtureRequest, glue_batch: GlueBatch) -> None:
+def glue_runs_meanwhile(request: pytest.FixtureRequest) -> None:
     """Start the Glue entry point's layer runs at the session's first test when a selected test
     needs their lakehouse (one delta-rs test alone does not pay for three JVMs)."""
     if any(_needs_glue(item) for item in request.session.items):
-        glue_batch.start()
+        batch: GlueBatch = request.getfixturevalue("glue_batch")
+        batch.start()
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,7 @@ class DeltaSparkTableStore:
             if spec.op_column:
                 df = df.where(F.col(spec.op_column) != "delete").drop(spec.op_column)
             version = self._write_new(df, path, spec.partition_by, commit)
-            rows = self._written_rows(path)
+            rows = self.count(path)  # from the new log's statistics: no second pass over df
             return MergeResult(version, True, rows, inserted=rows)
         before = self.version(path)
         columns = [c for c in df.columns if c != spec.op_column]
@@ -242,12 +242,6 @@ class DeltaSparkTableStore:
             writer = writer.partitionBy(*partition_by)
         writer.save(path)
         return self._committed(path, before)
-
-    def _written_rows(self, path: str) -> int:
-        """The rows the table's newest commit wrote, from its own metrics (no Spark job);
-        counted where the session records no metrics."""
-        rows = self._last_metrics(path).get("numOutputRows")
-        return int(rows) if rows is not None else self.count(path)
 
     def _last_metrics(self, path: str) -> dict[str, Any]:
         return dict(delta_log.commit_info(path, self.version(path)).get("operationMetrics") or {})
