@@ -153,11 +153,13 @@ ROW_METRICS = (
 
 def changes_data(entry: TableHistoryEntry) -> bool:
     """False for commits that change no rows: bookkeeping marks, OPTIMIZE, VACUUM, table
-    property changes, the creation of an empty table, and a MERGE that matched nothing to
-    change (delta-spark commits one)."""
+    property changes, the creation of an empty table (one no job labelled), and a MERGE that
+    matched nothing to change (delta-spark commits one)."""
     commit = entry.commit
     if commit is not None and commit.info.get("kind") in (MARK, MAINTENANCE):
         return False
+    if entry.operation.upper() == "CREATE TABLE" and commit is not None:
+        return True  # a job's table created holding its first batch (storage/adopted_files.py)
     if entry.operation.upper() == "MERGE":
         counts = [int(entry.metrics[m]) for m in ROW_METRICS if m in entry.metrics]
         return not counts or any(counts)

@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import LongType, StringType, StructType, TimestampType
 
+from etl.storage.adopted_files import adopt
 from etl.storage.base import (
     CDF_PROPERTY,
     CHANGE_TYPE,
@@ -212,14 +213,43 @@ class DeltaRsTableStore:
             deleted=int(metrics.get("num_target_rows_deleted", 0)),
         )
 
+    def _create(
+        self, df: DataFrame, path: str, partition_by: tuple[str, ...], commit: Commit
+    ) -> MergeResult:
+        """A new table: Spark writes it in the table's layout and delta-rs commits those files
+        (etl/storage/adopted_files.py); where they cannot be adopted, delta-rs writes them."""
+        folder = Path(tempfile.mkdtemp(prefix="etl-stage-"))
+        try:
+            data = folder / "data"
+            if partition_by:  # each partition's rows in one task: one file per partition value
+                df.repartition(*partition_by).write.partitionBy(*partition_by).parquet(str(data))
+            else:
+                df.write.parquet(str(data))
+            rows = adopt(data, path, df.schema, partition_by, _properties(commit))
+            if rows is not None:
+                return MergeResult(self._committed(path), True, rows, inserted=rows)
+            arrow_schema = to_arrow_schema(df.schema)
+            layout = (
+                pads.partitioning(
+                    pa.schema([arrow_schema.field(c) for c in partition_by]), flavor="hive"
+                )
+                if partition_by
+                else None
+            )
+            staged = pads.dataset(
+                str(data), format="parquet", schema=arrow_schema, partitioning=layout
+            )
+            return self._write_new(staged, path, partition_by, commit)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def merge(self, df: DataFrame, path: str, spec: MergeSpec, commit: Commit) -> MergeResult:
-        new = not self.exists(path)
-        if new and spec.op_column:
-            df = df.where(F.col(spec.op_column) != "delete").drop(spec.op_column)
+        if not self.exists(path):
+            if spec.op_column:
+                df = df.where(F.col(spec.op_column) != "delete").drop(spec.op_column)
+            return self._create(df, path, spec.partition_by, commit)
         folder, staged = self._staged(df)
         try:
-            if new:
-                return self._write_new(staged, path, spec.partition_by, commit)
             return self._merge_source(staged, path, spec, commit)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
