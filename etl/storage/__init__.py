@@ -1,8 +1,13 @@
-"""Delta table storage behind one interface, with a delta-rs and a delta-spark backend."""
+"""Delta table storage behind one interface, with a delta-rs and a delta-spark backend.
+
+The delta-rs backend is imported only when asked for: Glue installs neither `deltalake` nor
+anything else only a local run needs, so importing this package must not need it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
 
@@ -20,8 +25,10 @@ from etl.storage.base import (
     changed_predicate,
     in_predicate,
 )
-from etl.storage.delta_rs_store import DeltaRsTableStore
 from etl.storage.delta_spark_store import DeltaSparkTableStore
+
+if TYPE_CHECKING:
+    from etl.storage.delta_rs_store import DeltaRsTableStore
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -48,4 +55,14 @@ def get_table_store(
     store first needs Spark (delta-rs reads bookkeeping without it)."""
     if backend == "delta-spark":
         return DeltaSparkTableStore(spark)
+    from etl.storage.delta_rs_store import DeltaRsTableStore
+
     return DeltaRsTableStore(spark)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DeltaRsTableStore":
+        from etl.storage.delta_rs_store import DeltaRsTableStore
+
+        return DeltaRsTableStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata as metadata
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,12 @@ import render_glue_requirements as glue
 sys.path.pop(0)
 
 # Modules of etl that only the local path imports (the delta-rs backend, local SQL).
-LOCAL_ONLY = {"etl/storage/delta_rs_store.py", "etl/query.py"}
+LOCAL_ONLY = {
+    "etl/storage/delta_rs_store.py",
+    "etl/storage/adopted_files.py",
+    "etl/query.py",
+    "etl/report.py",  # the local dashboard, on DuckDB
+}
 LOCAL_ONLY_DIRS = ("etl/analytics/",)
 
 
@@ -120,6 +126,69 @@ def test_every_import_of_the_glue_path_is_installed_or_provided() -> None:
                 if not dists & available:
                     missing.append(f"{rel}: {module}")
     assert not missing, missing
+
+
+def not_on_glue() -> list[str]:
+    """Top-level modules installed here whose distributions a Glue run has neither from Glue
+    5.0 nor from the requirements file (deltalake, duckdb, sqlglot, the test tools...)."""
+    available = set(pins()) | set(glue.GLUE_50_PROVIDED)
+    return sorted(
+        top
+        for top, dists in metadata.packages_distributions().items()
+        if top.isidentifier()
+        and top not in sys.stdlib_module_names
+        and top != "etl"
+        and not {canonicalize_name(d) for d in dists} & available
+    )
+
+
+GLUE_IMPORT = """
+import importlib, importlib.util, json, sys
+blocked = set(json.loads(sys.argv[1]))
+class NotOnGlue:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"No module named {name!r} (not installed on Glue)")
+        return None
+sys.meta_path.insert(0, NotOnGlue())
+spec = importlib.util.spec_from_file_location("run_job", sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+sys.modules["run_job"] = module
+spec.loader.exec_module(module)
+for name in json.loads(sys.argv[3]):
+    importlib.import_module(name)
+print("imported", len(json.loads(sys.argv[3])), "modules")
+"""
+
+
+def test_the_glue_entry_point_and_every_glue_module_import_with_glue_s_packages_only() -> None:
+    """As on Glue, where the etl wheel comes on --extra-py-files without its dependencies: the
+    entry point and every module of the Glue path import with only Glue 5.0's modules and the
+    requirements file; a module only a local run installs (deltalake, ...) is refused."""
+    blocked = not_on_glue()
+    assert "deltalake" in blocked and "duckdb" in blocked, blocked  # the check can fail
+    modules = [
+        ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for path in sorted((REPO / "etl").rglob("*.py"))
+        if path.relative_to(REPO).as_posix() not in LOCAL_ONLY
+        and not path.relative_to(REPO).as_posix().startswith(LOCAL_ONLY_DIRS)
+    ]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            GLUE_IMPORT,
+            json.dumps(blocked),
+            str(REPO / "infrastructure" / "glue" / "run_job.py"),
+            json.dumps(modules),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"imported {len(modules)} modules" in done.stdout
 
 
 def test_the_glue_job_installs_the_file() -> None:
