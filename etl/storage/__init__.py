@@ -7,7 +7,6 @@ anything else only a local run needs, so importing this package must not need it
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
 
@@ -27,15 +26,11 @@ from etl.storage.base import (
 )
 from etl.storage.delta_spark_store import DeltaSparkTableStore
 
-if TYPE_CHECKING:
-    from etl.storage.delta_rs_store import DeltaRsTableStore
-
 __all__ = [
     "CHANGE_COLUMNS",
     "CHANGE_TYPE",
     "COMMIT_VERSION",
     "Commit",
-    "DeltaRsTableStore",
     "DeltaSparkTableStore",
     "MergeResult",
     "MergeSpec",
@@ -58,11 +53,3 @@ def get_table_store(
     from etl.storage.delta_rs_store import DeltaRsTableStore
 
     return DeltaRsTableStore(spark)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "DeltaRsTableStore":
-        from etl.storage.delta_rs_store import DeltaRsTableStore
-
-        return DeltaRsTableStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,10 +7,11 @@ table's own layout (Hive-style partition folders, partition columns out of the f
 move into the table's folder, and delta-rs commits them as the table's first version, with
 statistics read from each file's footer.
 
-Statistics: the row count and the null count of every top-level column; minimum and maximum only
-for integers, dates and strings, whose Parquet statistics mean exactly what Delta's do.
-Timestamps (Delta stores them at millisecond precision), decimals and floating point have none,
-so no reader skips a file on a bound that is not exact.
+Statistics: the row count and the null count of every column of a plain (not nested) type;
+minimum and maximum only for integers, dates and strings, whose Parquet statistics mean exactly
+what Delta's do. Timestamps (Delta stores them at millisecond precision), decimals and floating
+point have none, so no reader skips a file on a bound that is not exact. Files of empty tasks
+are left out.
 
 A local table only, and only file paths of plain characters; otherwise `adopt` returns None and
 the caller writes the table the usual way. A crash after the move and before the commit leaves
@@ -23,7 +24,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -120,12 +120,6 @@ def file_stats(
     return int(metadata.num_rows), json.dumps(document)
 
 
-def _moves(staged: Path, table: Path) -> Iterator[tuple[Path, Path, Path]]:
-    for source in data_files(staged):
-        relative = source.relative_to(staged)
-        yield source, table / relative, relative
-
-
 def adopt(
     staged: Path,
     path: str,
@@ -138,11 +132,11 @@ def adopt(
     local or a file's path has characters that would need encoding in the log."""
     if "://" in path:
         return None
-    moves = list(_moves(staged, Path(path)))
-    if any(not _PLAIN_PATH.match(relative.as_posix()) for _, _, relative in moves):
-        return None
-    actions, rows = [], 0
-    for source, _target, relative in moves:
+    actions, moves, rows = [], [], 0
+    for source in data_files(staged):
+        relative = source.relative_to(staged)
+        if not _PLAIN_PATH.match(relative.as_posix()):
+            return None
         try:
             values = partition_values(relative, partition_by)
         except ValueError:
@@ -152,6 +146,7 @@ def adopt(
             continue  # an empty task's file: nothing to adopt
         rows += count
         info = source.stat()
+        moves.append((source, Path(path) / relative))
         actions.append(
             AddAction(
                 path=relative.as_posix(),
@@ -162,10 +157,7 @@ def adopt(
                 stats=stats,
             )
         )
-    adopted = {a.path for a in actions}
-    for source, target, relative in moves:
-        if relative.as_posix() not in adopted:
-            continue
+    for source, target in moves:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(source, target)  # a rename on one filesystem
     create_table_with_add_actions(

@@ -148,11 +148,25 @@ class DeltaRsTableStore:
     def count(self, path: str) -> int:
         return int(self._table(path).count())
 
-    def _staged(self, df: DataFrame) -> tuple[str, pads.Dataset]:
-        folder = tempfile.mkdtemp(prefix="etl-stage-")
-        df.write.mode("overwrite").parquet(folder + "/data")
+    def _staged(
+        self, df: DataFrame, partition_by: tuple[str, ...] = ()
+    ) -> tuple[Path, pads.Dataset]:
+        """`df` as Parquet under `<folder>/data`, and the Arrow dataset over it. With
+        `partition_by`, in Hive partition folders, each value's rows written by one task (one
+        file per value), as a new table lays them out."""
+        data = Path(tempfile.mkdtemp(prefix="etl-stage-")) / "data"
+        if partition_by:
+            df.repartition(*partition_by).write.partitionBy(*partition_by).parquet(str(data))
+        else:
+            df.write.parquet(str(data))
         schema = to_arrow_schema(df.schema)
-        return folder, pads.dataset(folder + "/data", format="parquet", schema=schema)
+        layout = (
+            pads.partitioning(pa.schema([schema.field(c) for c in partition_by]), flavor="hive")
+            if partition_by
+            else None
+        )
+        dataset = pads.dataset(str(data), format="parquet", schema=schema, partitioning=layout)
+        return data.parent, dataset
 
     def _write_new(
         self,
@@ -216,30 +230,14 @@ class DeltaRsTableStore:
     def _create(
         self, df: DataFrame, path: str, partition_by: tuple[str, ...], commit: Commit
     ) -> MergeResult:
-        """A new table: Spark writes it in the table's layout and delta-rs commits those files
+        """A new table: the files Spark staged in the table's layout, committed by delta-rs
         (etl/storage/adopted_files.py); where they cannot be adopted, delta-rs writes them."""
-        folder = Path(tempfile.mkdtemp(prefix="etl-stage-"))
+        folder, staged = self._staged(df, partition_by)
         try:
-            data = folder / "data"
-            if partition_by:  # each partition's rows in one task: one file per partition value
-                df.repartition(*partition_by).write.partitionBy(*partition_by).parquet(str(data))
-            else:
-                df.write.parquet(str(data))
-            rows = adopt(data, path, df.schema, partition_by, _properties(commit))
-            if rows is not None:
-                return MergeResult(self._committed(path), True, rows, inserted=rows)
-            arrow_schema = to_arrow_schema(df.schema)
-            layout = (
-                pads.partitioning(
-                    pa.schema([arrow_schema.field(c) for c in partition_by]), flavor="hive"
-                )
-                if partition_by
-                else None
-            )
-            staged = pads.dataset(
-                str(data), format="parquet", schema=arrow_schema, partitioning=layout
-            )
-            return self._write_new(staged, path, partition_by, commit)
+            rows = adopt(folder / "data", path, df.schema, partition_by, _properties(commit))
+            if rows is None:
+                return self._write_new(staged, path, partition_by, commit)
+            return MergeResult(self._committed(path), True, rows, inserted=rows)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -103,15 +103,28 @@ def test_the_etl_project_accepts_glue_provided_versions() -> None:
             assert requirement.specifier.contains(glue.GLUE_50_PROVIDED[name]), requirement
 
 
+def on_glue() -> set[str]:
+    """The distributions a Glue run has: Glue 5.0's and the requirements file's."""
+    return set(pins()) | set(glue.GLUE_50_PROVIDED)
+
+
+def glue_path_files() -> list[Path]:
+    """The modules of etl that the Glue path may import (all but the local-only ones)."""
+    return [
+        path
+        for path in sorted((REPO / "etl").rglob("*.py"))
+        if path.relative_to(REPO).as_posix() not in LOCAL_ONLY
+        and not path.relative_to(REPO).as_posix().startswith(LOCAL_ONLY_DIRS)
+    ]
+
+
 def test_every_import_of_the_glue_path_is_installed_or_provided() -> None:
     distributions = metadata.packages_distributions()
-    available = set(pins()) | set(glue.GLUE_50_PROVIDED)
+    available = on_glue()
     stdlib = set(sys.stdlib_module_names)
     missing = []
-    for path in sorted((REPO / "etl").rglob("*.py")):
+    for path in glue_path_files():
         rel = path.relative_to(REPO).as_posix()
-        if rel in LOCAL_ONLY or rel.startswith(LOCAL_ONLY_DIRS):
-            continue
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
@@ -131,7 +144,7 @@ def test_every_import_of_the_glue_path_is_installed_or_provided() -> None:
 def not_on_glue() -> list[str]:
     """Top-level modules installed here whose distributions a Glue run has neither from Glue
     5.0 nor from the requirements file (deltalake, duckdb, sqlglot, the test tools...)."""
-    available = set(pins()) | set(glue.GLUE_50_PROVIDED)
+    available = on_glue()
     return sorted(
         top
         for top, dists in metadata.packages_distributions().items()
@@ -169,9 +182,7 @@ def test_the_glue_entry_point_and_every_glue_module_import_with_glue_s_packages_
     assert "deltalake" in blocked and "duckdb" in blocked, blocked  # the check can fail
     modules = [
         ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
-        for path in sorted((REPO / "etl").rglob("*.py"))
-        if path.relative_to(REPO).as_posix() not in LOCAL_ONLY
-        and not path.relative_to(REPO).as_posix().startswith(LOCAL_ONLY_DIRS)
+        for path in glue_path_files()
     ]
     done = subprocess.run(
         [
