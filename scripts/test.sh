@@ -15,4 +15,5 @@ uv sync --frozen
 echo "== ruff"; uv run --frozen ruff check .
 uv run --frozen ruff format --check .
 echo "== mypy"; uv run --frozen mypy
-echo "== pytest"; uv run --frozen pytest "$@"
+# Two workers: one runs every test on Spark, the other the rest meanwhile (tests/conftest.py).
+echo "== pytest"; uv run --frozen pytest -n 2 "$@"

@@ -3,7 +3,9 @@ dirs, and whole-pipeline lakehouses built once per session and backend."""
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -119,25 +121,69 @@ def glue_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlueBatch]:
 
 
 GLUE_LAKEHOUSE = "sample_lakehouses"  # the fixture whose delta-spark lakehouse Glue's runs write
+SPARK_GROUP = "spark"  # the one unit of work of every test on the session's Spark (pytest-xdist)
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set in pytest-xdist's workers
+
+
+_selected = {"glue": False}  # whether a selected test needs the Glue entry point's lakehouse
 
 
 def _needs_glue(item: pytest.Item) -> bool:
     return GLUE_LAKEHOUSE in getattr(item, "fixturenames", ())
 
 
+def _uses_spark(item: pytest.Item) -> bool:
+    return "spark" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules with a test over the Glue entry point's lakehouse run last, each in its own
-    order: the layer runs start with the session (`glue_runs_meanwhile`) and proceed in their
-    own JVMs while the other tests run."""
+    order: the layer runs start with the first Spark test (`glue_runs_meanwhile`) and proceed
+    in their own JVMs while the other tests run. In a pytest-xdist worker, also write which
+    tests run on Spark, for the controller's scheduler (`SparkApart`)."""
     later = {item.path for item in items if _needs_glue(item)}
     items.sort(key=lambda item: item.path in later)
+    _selected["glue"] = bool(later)
+    if XDIST_WORKER:
+        on_spark = [item.nodeid for item in items if _uses_spark(item)]
+        groups = spark_groups_file(os.getppid())  # the controller started this worker
+        staged = groups.with_suffix(f".{XDIST_WORKER}")
+        staged.write_text(json.dumps(on_spark), encoding="utf-8")
+        staged.replace(groups)
 
 
-@pytest.fixture(scope="session", autouse=True)
+def spark_groups_file(controller_pid: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"pytest-spark-tests-{controller_pid}.json"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`scripts/test.sh` runs two pytest-xdist workers with this scheduler: every test on Spark
+    is one unit of work, so one worker holds the one Spark session and the session's
+    lakehouses, while the other runs the remaining modules (each a unit, so a module's fixtures
+    are built once): the emulated AWS, the linters and the scripts' tests are single-threaded
+    processes that leave most of a core idle beside Spark's tests. (pytest-xdist's own
+    `--dist loadgroup` cannot name groups under pytest 9.2, whose node ids are read-only.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SparkApart(LoadScopeScheduling):  # type: ignore[misc]
+        _on_spark: frozenset[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._on_spark is None:
+                groups = spark_groups_file(os.getpid())
+                self._on_spark = frozenset(json.loads(groups.read_text(encoding="utf-8")))
+                groups.unlink()
+            return SPARK_GROUP if nodeid in self._on_spark else nodeid.split("::")[0]
+
+    return SparkApart(config, log)
+
+
+@pytest.fixture(autouse=True)
 def glue_runs_meanwhile(request: pytest.FixtureRequest) -> None:
-    """Start the Glue entry point's layer runs at the session's first test when a selected test
-    needs their lakehouse (one delta-rs test alone does not pay for three JVMs)."""
-    if any(_needs_glue(item) for item in request.session.items):
+    """Start the Glue entry point's layer runs at the first Spark test when a selected test
+    needs their lakehouse (one delta-rs test alone does not pay for three JVMs), in the process
+    that runs the Spark tests."""
+    if _selected["glue"] and _uses_spark(request.node):
         batch: GlueBatch = request.getfixturevalue("glue_batch")
         batch.start()
 
@@ -170,8 +216,9 @@ DURATIONS = os.environ.get("TEST_DURATIONS_LOG")
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """With TEST_DURATIONS_LOG=<file>, append each test phase's seconds as it finishes (to see
-    where a long run spends its time while it runs)."""
-    if DURATIONS and report.duration >= 1:
+    where a long run spends its time while it runs); under pytest-xdist the controller writes
+    what every worker reports."""
+    if DURATIONS and not XDIST_WORKER and report.duration >= 1:
         with open(DURATIONS, "a", encoding="utf-8") as out:
             out.write(
                 f"{report.duration:8.1f}  {report.when:8}  {report.outcome:7}  {report.nodeid}\n"

@@ -326,7 +326,7 @@ def test_ci_entry_point_runs_the_checks() -> None:
         "uv run --frozen ruff check .",
         "uv run --frozen ruff format --check .",
         "uv run --frozen mypy",
-        'uv run --frozen pytest "$@"',
+        'uv run --frozen pytest -n 2 "$@"',
     ):
         assert command in test_sh, command
     config = tomllib.loads((REPO / "pyproject.toml").read_text())

@@ -14,6 +14,7 @@ small sources (crash, restore, concurrency), continue from a copy of it.
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -193,3 +194,14 @@ def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:
 
 def count_where(df: DataFrame, condition: str) -> int:
     return int(df.where(F.expr(condition)).count())
+
+
+def assert_no_work_twice(ctx: JobContext, files: int) -> None:
+    """No batch of work is recorded twice in `_audit/runs`, and the ledger holds each of the
+    `files` source files once."""
+    runs = ctx.store.read_rows(ctx.path("_audit/runs"))
+    worked = [(r["job"], r["input"]) for r in runs if r["status"] == "ok"]
+    twice = [w for w, n in Counter(worked).items() if n > 1]
+    assert not twice, f"a batch of work is recorded twice: {twice}"
+    ledger = ctx.store.read_rows(ctx.path("_audit/ingested_files"))
+    assert len(ledger) == len({(f["source_file"], f["sha256"]) for f in ledger}) == files

@@ -11,6 +11,7 @@ from etl.settings import Backend
 from tests.etl.conftest import DATA_TABLES, Scenarios, assert_same_rows
 
 PHASES = ("first", "second", "third", "fourth")
+CROSSED_PHASES = PHASES[:3]
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -32,14 +33,15 @@ def test_every_run_of_the_scenario_gives_equal_tables(scenarios: Scenarios, phas
 def test_a_lakehouse_is_continued_by_the_other_backend(
     scenarios: Scenarios, crossed: tuple[Backend, Backend]
 ) -> None:
-    """Run 1 on one backend; runs 2-4 (nothing new, the late drop, a file sent again) on the
-    other: the tables are those of one backend throughout."""
+    """Run 1 on one backend; runs 2 and 3 (nothing new, then the late drop) on the other: the
+    other backend reads the first one's ledger, watermarks and tables, and the tables are those
+    of one backend throughout. (Run 4, a file sent again, reads the ledger as run 2 does.)"""
     mixed = scenarios[crossed]
     same = scenarios[(crossed[0], crossed[0])]
-    for phase in PHASES:
+    for phase in CROSSED_PHASES:
         assert {r.status for r in getattr(mixed, phase).results.values()} == {
             r.status for r in getattr(same, phase).results.values()
         }, phase
     for table in DATA_TABLES:
-        assert_same_rows(mixed.fourth.table(table), same.fourth.table(table))
+        assert_same_rows(mixed.third.table(table), same.third.table(table))
     assert mixed.second.versions == mixed.first.versions  # nothing new on the other backend

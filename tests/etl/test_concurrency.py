@@ -1,9 +1,11 @@
-"""Two runs at once: the second is refused with a message naming the first (exit 2), and no row
-is lost; watermarks follow Delta versions, so commits whose clocks disagree lose nothing."""
+"""Two runs at once: the second is refused with a message naming the first (exit 2); a run killed
+while it holds the lakehouse leaves its lock, which the next run takes over, and no row is lost.
+Watermarks follow Delta versions, so commits whose clocks disagree lose nothing."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,16 +20,28 @@ from etl.cli import new_context
 from etl.pipeline import run_pipeline
 from etl.settings import Backend, Settings
 from tests.conftest import REPO
-from tests.etl.conftest import DATA_TABLES, Scenarios, assert_same_rows, late_drop
+from tests.etl.conftest import (
+    DATA_TABLES,
+    Scenarios,
+    assert_no_work_twice,
+    assert_same_rows,
+    late_drop,
+)
 from tests.helpers import write_sources
 
+# Where the held run pauses: right after silver.orders published its rows, before its bookkeeping
+# (the point a crash used to lose a record at).
+HOLD_AT = ("silver.orders", "silver/orders")
 
-def start(source: Path, lakehouse: Path, *, hold: Path | None = None) -> subprocess.Popen[str]:
-    """The pipeline in its own process; with `hold`, it pauses after bronze until the file
-    `hold` exists (a slow run)."""
+
+def start(source: Path, lakehouse: Path, *, trace: Path | None = None) -> subprocess.Popen[str]:
+    """The pipeline in its own process; with `trace`, a run that pauses for good at `HOLD_AT`
+    (listing its commits in `trace`, the last one the pause's)."""
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
-    if hold is not None:
-        env["ETL_FAULT"] = f"wait={hold}@bronze.order_items:_audit/runs"
+    if trace is not None:
+        job, table = HOLD_AT
+        env["ETL_FAULT"] = f"wait={trace.parent / 'never'}@{job}:{table}"
+        env["ETL_COMMIT_TRACE"] = str(trace)
     command = [sys.executable, "-m", "etl.pipeline", "--source-dir", str(source)]
     command += ["--lakehouse-dir", str(lakehouse), "--no-validate"]
     return subprocess.Popen(
@@ -35,45 +49,51 @@ def start(source: Path, lakehouse: Path, *, hold: Path | None = None) -> subproc
     )
 
 
-def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 600) -> None:
+def wait_until_held(trace: Path, process: subprocess.Popen[str], timeout: float = 600) -> None:
+    held = "{} {} ".format(*HOLD_AT)
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not (trace.exists() and held in trace.read_text(encoding="utf-8")):
         assert process.poll() is None, process.communicate()[1][-2000:]
-        assert time.monotonic() < deadline, f"{path} never appeared"
+        assert time.monotonic() < deadline, f"the run never reached {HOLD_AT}"
         time.sleep(0.2)
 
 
-def test_a_second_run_is_refused_while_the_first_holds_the_lakehouse(
+def test_a_run_is_refused_while_another_holds_the_lakehouse_and_takes_over_its_killed_lock(
     spark: SparkSession, scenarios: Scenarios, tmp_path: Path
 ) -> None:
+    """A first run pauses in the middle of silver; the same drop and a different drop are each
+    refused (exit 2, one line naming the first run). The first run is then killed (SIGKILL: its
+    lock is left behind), and the different drop's run takes the stale lock over and ends in the
+    tables of two clean runs, with nothing lost and no work recorded twice."""
     source, lakehouse = write_sources(tmp_path / "source"), tmp_path / "lakehouse"
     later = write_sources(tmp_path / "later")
     late_drop(later)
-    hold, release = tmp_path / "release", tmp_path / "release"
-    slow = start(source, lakehouse, hold=hold)
-    wait_for(lakehouse / "bronze" / "order_items" / "_delta_log", slow)
+    trace = tmp_path / "commits.txt"
+    held = start(source, lakehouse, trace=trace)
+    wait_until_held(trace, held)
 
-    # the same drop, and a different drop, while the first run is paused after bronze
     for folder in (source, later):
         refused = start(folder, lakehouse)
         _out, err = refused.communicate(timeout=600)
         assert refused.returncode == 2, err[-2000:]
         message = err.strip().splitlines()[-1]
         assert message.startswith(f"error: the lakehouse {lakehouse} is in use by run ")
-        assert f"process {slow.pid} on " in message
+        assert f"process {held.pid} on " in message
         assert message.endswith(
             f"or, if that process no longer runs, delete {lakehouse}/_lock.json"
         )
 
-    release.touch()
-    _out, err = slow.communicate(timeout=900)
-    assert slow.returncode == 0, err[-2000:]
+    held.kill()
+    held.communicate(timeout=120)
+    assert held.returncode == -signal.SIGKILL
+    assert (lakehouse / "_lock.json").exists()  # a killed run cleans nothing up
     ctx = new_context(Settings(source_dir=str(later), lakehouse_dir=str(lakehouse)), spark)
-    run_pipeline(ctx)  # the refused drop, now
+    run_pipeline(ctx)  # takes the stale lock over: the killed run's rest, then the refused drop
     clean = scenarios[("delta-rs", "delta-rs")].third
     for table in DATA_TABLES:
         assert_same_rows(ctx.store.read(ctx.path(table)), clean.table(table))
     assert all(b.balanced for b in balances(ctx))
+    assert_no_work_twice(ctx, files=len(list(later.iterdir())))
     assert not (lakehouse / "_lock.json").exists()
 
 

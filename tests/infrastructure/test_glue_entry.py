@@ -4,8 +4,8 @@ Its arguments, job list and settings come from etl (registry, settings). Under `
 with the stand-in `awsglue` of tests/infrastructure/glue_stub (the platform: its own master,
 Delta's jars and settings), three runs, one per layer as the state machine starts them, must
 leave the platform's session as the platform made it, init and commit Glue's job once each, and
-write the same tables as the in-process pipeline; a failed expectation must fail the run with a
-message starting `DataQualityError:`.
+write the same tables as the in-process pipeline. A failed expectation must fail the run as a
+`DataQualityError` (the entry point's `main` in this process, over the stand-in's context).
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ from tests.conftest import SAMPLE_DATA, lakehouse_context
 from tests.etl.conftest import DATA_TABLES, assert_same_rows
 from tests.infrastructure.glue_platform import (
     BATCH_ID,
+    GLUE_STUB,
     MASTER,
     PLATFORM_CONF,
     GlueBatch,
     Submitted,
     glue_argv,
     read_record,
-    spark_submit,
     stub_env,
 )
 from tests.infrastructure.support import REPO, RUN_JOB
@@ -247,11 +247,27 @@ def copied_lakehouse(glue_runs: GlueRuns, tmp_path: Path) -> Iterator[JobContext
     yield lakehouse_context(glue_runs.ctx.spark, SAMPLE_DATA, lakehouse, "delta-spark")
 
 
+@pytest.fixture
+def glue_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """The stand-in `awsglue` importable in this process, its calls recorded in the file
+    yielded; gone again afterwards (modules, path and the traceback limit a failure sets)."""
+    record = tmp_path / "calls.jsonl"
+    monkeypatch.syspath_prepend(str(GLUE_STUB))
+    monkeypatch.setenv("AWSGLUE_STUB_RECORD", str(record))
+    monkeypatch.setattr(sys, "tracebacklimit", 1000, raising=False)
+    yield record
+    for name in [m for m in sys.modules if m == "awsglue" or m.startswith("awsglue.")]:
+        del sys.modules[name]
+
+
 def test_a_failed_expectation_fails_the_run_with_data_quality_error(
-    copied_lakehouse: JobContext, tmp_path: Path
+    run_job: ModuleType, copied_lakehouse: JobContext, glue_here: Path
 ) -> None:
     """A new bronze batch whose every order silver must reject: silver.orders would publish no
-    row, and its `table has rows` expectation (error severity) fails the run."""
+    row, and its `table has rows` expectation (error severity) fails the run. The silver run is
+    the entry point's `main` in this process, on Glue's context over this session (the
+    stand-in's); how such a failure prints under spark-submit is
+    test_a_bad_etl_jobs_value_fails_with_one_line_before_spark's."""
     ctx = copied_lakehouse
     bronze, silver = ctx.path("bronze/orders"), ctx.path("silver/orders")
     rejected = (
@@ -263,15 +279,15 @@ def test_a_failed_expectation_fails_the_run_with_data_quality_error(
     rejected.write.format("delta").mode("append").save(bronze)
     before = ctx.store.version(silver)
 
-    argv = glue_argv("silver", ctx.settings.lakehouse_dir)
-    run = spark_submit(argv, tmp_path / "calls.jsonl", "silver")
+    with pytest.raises(run_job.GlueRunFailed) as failed:
+        run_job.main(glue_argv("silver", ctx.settings.lakehouse_dir))
 
-    assert run.done.returncode != 0
-    assert run.lines("DataQualityError: silver.orders: ") == run.lines("DataQualityError")
-    assert len(run.lines("DataQualityError: silver.orders: ")) == 1, run.ending()
-    assert "table has rows" in run.lines("DataQualityError")[0]
-    assert "Traceback" not in run.output
-    assert [c["call"] for c in run.calls] == ["init"]  # never committed
+    assert type(failed.value).__name__ == "DataQualityError"
+    message = str(failed.value)
+    assert message.startswith("silver.orders: ") and "\n" not in message, message
+    assert "table has rows" in message
+    assert sys.tracebacklimit == 0  # printed as one line, without a traceback
+    assert [c["call"] for c in read_record(glue_here)] == ["init"]  # never committed
     assert ctx.store.version(silver) == before
 
 
