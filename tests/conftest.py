@@ -184,6 +184,9 @@ def glue_runs_meanwhile(request: pytest.FixtureRequest) -> None:
     needs their lakehouse (one delta-rs test alone does not pay for three JVMs), in the process
     that runs the Spark tests."""
     if _selected["glue"] and _uses_spark(request.node):
+        # The session first: it resolves Delta's jars into Ivy's cache, which two resolutions
+        # at once (this JVM's and spark-submit's, on a fresh machine) could corrupt.
+        request.getfixturevalue("spark")
         batch: GlueBatch = request.getfixturevalue("glue_batch")
         batch.start()
 
