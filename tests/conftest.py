@@ -123,9 +123,8 @@ def glue_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlueBatch]:
 GLUE_LAKEHOUSE = "sample_lakehouses"  # the fixture whose delta-spark lakehouse Glue's runs write
 SPARK_GROUP = "spark"  # the one unit of work of every test on the session's Spark (pytest-xdist)
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set in pytest-xdist's workers
-
-
-_selected = {"glue": False}  # whether a selected test needs the Glue entry point's lakehouse
+# Whether a selected test needs the Glue entry point's lakehouse (set at collection).
+GLUE_SELECTED = pytest.StashKey[bool]()
 
 
 def _needs_glue(item: pytest.Item) -> bool:
@@ -136,14 +135,14 @@ def _uses_spark(item: pytest.Item) -> bool:
     return "spark" in getattr(item, "fixturenames", ())
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The modules with a test over the Glue entry point's lakehouse run last, each in its own
     order: the layer runs start with the first Spark test (`glue_runs_meanwhile`) and proceed
     in their own JVMs while the other tests run. In a pytest-xdist worker, also write which
     tests run on Spark, for the controller's scheduler (`SparkApart`)."""
     later = {item.path for item in items if _needs_glue(item)}
     items.sort(key=lambda item: item.path in later)
-    _selected["glue"] = bool(later)
+    config.stash[GLUE_SELECTED] = bool(later)
     if XDIST_WORKER:
         on_spark = [item.nodeid for item in items if _uses_spark(item)]
         groups = spark_groups_file(os.getppid())  # the controller started this worker
@@ -183,7 +182,7 @@ def glue_runs_meanwhile(request: pytest.FixtureRequest) -> None:
     """Start the Glue entry point's layer runs at the first Spark test when a selected test
     needs their lakehouse (one delta-rs test alone does not pay for three JVMs), in the process
     that runs the Spark tests."""
-    if _selected["glue"] and _uses_spark(request.node):
+    if request.config.stash.get(GLUE_SELECTED, False) and _uses_spark(request.node):
         # The session first: it resolves Delta's jars into Ivy's cache, which two resolutions
         # at once (this JVM's and spark-submit's, on a fresh machine) could corrupt.
         request.getfixturevalue("spark")

@@ -208,7 +208,7 @@ def test_a_hard_exit_after_every_commit_point(
     phase: str,
 ) -> None:
     """Every commit point of every job, each a real `os._exit` in its own process, on the
-    default backend (the default suite stops after publishing commits on both backends)."""
+    default backend (the crash chains stop after publishing commits on both backends)."""
     backend: Backend = "delta-rs"
 
     def lake_for(root: Path) -> Lake:

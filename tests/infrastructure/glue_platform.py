@@ -4,8 +4,9 @@ infrastructure/glue/run_job.py run as Glue runs it (one run per layer, in sequen
 pipeline's state machine starts them).
 
 The layer runs over the sample data in data/ happen once per test session, in a background
-thread that starts when the in-process sample lakehouse is built (tests/conftest.py), and their
-lakehouse is the delta-spark sample lakehouse: what production writes from that data.
+thread that starts at the first test on the session's Spark (`glue_runs_meanwhile` in
+tests/conftest.py), and their lakehouse is the delta-spark sample lakehouse: what production
+writes from that data.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from etl.registry import LAYERS
 from tests.infrastructure.support import REPO, RUN_JOB, SAMPLE_DATA, VENV_BIN
 
 GLUE_STUB = Path(__file__).parent / "glue_stub"
+RECORD_ENV = "AWSGLUE_STUB_RECORD"  # where the stand-in's Job records its calls (glue_stub)
 SPARK_SUBMIT = VENV_BIN / "spark-submit"
 DELTA_PACKAGE = f"io.delta:delta-spark_2.12:{version('delta-spark')}"  # Glue 5.0's Delta 3.3.0
 
@@ -73,9 +75,9 @@ def stub_env(record: Path) -> dict[str, str]:
         PYSPARK_PYTHON=sys.executable,
         PYSPARK_DRIVER_PYTHON=sys.executable,
         GX_ANALYTICS_ENABLED="false",
-        AWSGLUE_STUB_RECORD=str(record),
         SPARK_SUBMIT_OPTS=DRIVER_JVM_OPTIONS,
     )
+    env[RECORD_ENV] = str(record)
     return env
 
 

@@ -37,6 +37,7 @@ from tests.infrastructure.glue_platform import (
     GLUE_STUB,
     MASTER,
     PLATFORM_CONF,
+    RECORD_ENV,
     GlueBatch,
     Submitted,
     glue_argv,
@@ -253,7 +254,7 @@ def glue_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     yielded; gone again afterwards (modules, path and the traceback limit a failure sets)."""
     record = tmp_path / "calls.jsonl"
     monkeypatch.syspath_prepend(str(GLUE_STUB))
-    monkeypatch.setenv("AWSGLUE_STUB_RECORD", str(record))
+    monkeypatch.setenv(RECORD_ENV, str(record))
     monkeypatch.setattr(sys, "tracebacklimit", 1000, raising=False)
     yield record
     for name in [m for m in sys.modules if m == "awsglue" or m.startswith("awsglue.")]:
