@@ -1,5 +1,5 @@
-"""Reading a Delta table's commit log directly: its latest version, its newest commits and
-its row count.
+"""Reading a Delta table's commit log directly: its latest version, its newest commits, its
+row count, and whether its files' statistics allow a key to be in it.
 
 The log is the folder `<table>/_delta_log/` holding one `<version>.json` file per commit (20
 zero-padded digits; Delta protocol, "Delta Log Entries"), each line one action, one of them the
@@ -7,7 +7,9 @@ zero-padded digits; Delta protocol, "Delta Log Entries"), each line one action, 
 all that the bookkeeping needs, and it needs no Spark job: delta-spark would start one per
 `history()` call. The row count adds up the `numRecords` statistic of the live data files,
 replayed from the last Parquet checkpoint (Delta protocol, "Checkpoints") and the commits after
-it. Local paths and s3:// URIs are read through pyarrow's file systems.
+it. The same live files' minimum and maximum statistics tell when a merge's keys cannot match
+any row (Delta protocol, "Per-file Statistics"), so a few new audit rows are appended without a
+Spark job to look for them. Local paths and s3:// URIs are read through pyarrow's file systems.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -109,7 +112,9 @@ def row_count(table_uri: str) -> int | None:
         return None
 
 
-def _row_count(table_uri: str) -> int | None:
+def _live_files(table_uri: str) -> dict[str, Any] | None:
+    """The add action of every live data file at the latest version (path -> action), replayed
+    from the last checkpoint and the commits after it; None when the log cannot say exactly."""
     fs, folder = _log_folder(table_uri)
     checkpoint = _checkpoint_adds(fs, folder)
     if checkpoint is None:
@@ -127,6 +132,13 @@ def _row_count(table_uri: str) -> int | None:
                 live[action["add"]["path"]] = action["add"]
             elif "remove" in action:
                 live.pop(action["remove"]["path"], None)
+    return live
+
+
+def _row_count(table_uri: str) -> int | None:
+    live = _live_files(table_uri)
+    if live is None:
+        return None
     total = 0
     for add in live.values():
         stats = add.get("stats")
@@ -135,3 +147,47 @@ def _row_count(table_uri: str) -> int | None:
             return None
         total += int(records)
     return total
+
+
+# Writers may cut a string statistic to a prefix (delta-spark: 32 characters, then a tie-breaker
+# character on a maximum): a string this long or longer bounds nothing here.
+STRING_STAT_LIMIT = 32
+
+
+def _within(value: object, low: object, high: object) -> bool:
+    """False only when the statistics prove `value` is outside [low, high]."""
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, str) and isinstance(low, str) and isinstance(high, str):
+        if max(len(low), len(high)) >= STRING_STAT_LIMIT:
+            return True
+        return low <= value <= high
+    if isinstance(value, int) and all(
+        isinstance(b, int) and not isinstance(b, bool) for b in (low, high)
+    ):
+        return bool(low <= value <= high)  # type: ignore[operator]
+    return True
+
+
+def may_hold_keys(
+    table_uri: str, keys: Sequence[str], rows: Sequence[Mapping[str, object]]
+) -> bool:
+    """False only when the log's file statistics prove that no live row equals any of `rows`
+    on every key column (data skipping on the keys' minimum and maximum, as a MERGE's own
+    file pruning does); True on any doubt: a file without statistics for a key, a string
+    statistic that may be cut short, a value that is null or of another type."""
+    try:
+        live = _live_files(table_uri)
+    except (OSError, KeyError, ValueError):
+        return True
+    if live is None:
+        return True
+    for add in live.values():
+        stats = json.loads(add["stats"]) if add.get("stats") else {}
+        low, high = stats.get("minValues") or {}, stats.get("maxValues") or {}
+        if any(k not in low or k not in high for k in keys):
+            return True
+        for row in rows:
+            if all(_within(row[k], low[k], high[k]) for k in keys):
+                return True
+    return False

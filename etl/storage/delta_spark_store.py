@@ -205,16 +205,28 @@ class DeltaSparkTableStore:
         """As `merge`; rows that no target row matches are appended, which commits the same
         rows as the MERGE for a fraction of its Spark jobs (one small query finds out)."""
         frame = self._local_frame(rows, schema)
-        if rows and self.exists(path) and self._only_inserts(frame, path, spec):
+        if rows and self.exists(path) and self._only_inserts(frame, rows, schema, path, spec):
             version = self._append(frame, path, commit)
             return MergeResult(version, True, source_rows=len(rows), inserted=len(rows))
         return self.merge(frame, path, spec, commit)
 
-    def _only_inserts(self, source: DataFrame, path: str, spec: MergeSpec) -> bool:
+    def _only_inserts(
+        self,
+        source: DataFrame,
+        rows: Sequence[Sequence[object]],
+        schema: StructType,
+        path: str,
+        spec: MergeSpec,
+    ) -> bool:
         """True when merging `source` would insert every row and change nothing else: the spec
-        neither deletes nor filters inserts, and no target row matches a source row."""
+        neither deletes nor filters inserts, and no target row matches a source row. The log's
+        file statistics answer first (no Spark job); a query, when they cannot rule a match out."""
         if spec.op_column is not None or spec.delete_unmatched_when is not None:
             return False
+        names = schema.fieldNames()
+        keyed = [dict(zip(names, row, strict=True)) for row in rows]
+        if not delta_log.may_hold_keys(path, spec.keys, keyed):
+            return True
         target = self.read(path).alias("t")
         matched = target.join(source.alias("s"), F.expr(spec.match_predicate()), "left_semi")
         return matched.limit(1).count() == 0

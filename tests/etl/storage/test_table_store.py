@@ -246,6 +246,43 @@ def test_python_rows_of_every_audit_type_merge_exactly(
     assert [h.commit for h in store.history(path, 2)] == [mark, LABEL]
 
 
+def test_the_log_rules_out_only_keys_a_scan_does_not_find(
+    store: TableStore, spark: SparkSession, tmp_path: Path
+) -> None:
+    """`delta_log.may_hold_keys` (the live files' key statistics) says False only for keys that
+    no row holds, and at least for keys outside every file's range: checked against a scan for
+    present and absent keys, long strings whose
+    statistics a writer cuts short, integers, a null, and rows removed by a later merge; and a
+    long key merged again updates its row instead of adding a second."""
+    path = str(tmp_path / "t")
+    schema = T.StructType([T.StructField("k", T.StringType()), T.StructField("n", T.LongType())])
+    spec = MergeSpec(keys=("k", "n"))
+    long = "x" * 32 + "é" * 8  # beyond what a writer keeps of a string statistic
+    store.merge_rows([("b", 1), ("d", 3), (long + "z", 5)], schema, path, spec, LABEL)
+    store.merge_rows([("m", 10), ("p", 12)], schema, path, spec, LABEL)
+    gone = spark.createDataFrame([("p", 12, "delete")], "k string, n long, _op string")
+    store.merge(gone, path, MergeSpec(keys=("k", "n"), op_column="_op"), LABEL)
+    present_keys = [("b", 1), ("d", 3), ("m", 10), (long + "z", 5)]
+    absent_keys = [("c", 2), ("a", 11), ("z", 11), ("b", 99), ("n", 11), ("p", 12), (long, 5)]
+    candidates = [*present_keys, *absent_keys, (None, 1)]
+    present = {(row["k"], row["n"]) for row in store.read_rows(path)}
+    assert present == set(present_keys)
+
+    verdicts = {
+        key: delta_log.may_hold_keys(path, ("k", "n"), [{"k": key[0], "n": key[1]}])
+        for key in candidates
+    }
+    again = store.merge_rows([(long + "z", 5)], schema, path, spec, LABEL)
+
+    assert all(verdicts[key] for key in present)
+    ruled_out = {key for key, maybe in verdicts.items() if not maybe}
+    # Outside every file's ranges whatever the layout (one file per row or per commit): a string
+    # below or above the only file whose numbers hold 11, and a number above every file's.
+    assert {("a", 11), ("z", 11), ("b", 99)} <= ruled_out <= set(candidates) - present
+    assert (again.inserted, again.updated) == (0, 1)
+    assert store.count(path) == 4
+
+
 def test_the_log_counts_rows_as_a_scan_does(
     store: TableStore, spark: SparkSession, tmp_path: Path
 ) -> None:
