@@ -177,9 +177,15 @@ def may_hold_keys(
     file pruning does); True on any doubt: a file without statistics for a key, a string
     statistic that may be cut short, a value that is null or of another type."""
     try:
-        live = _live_files(table_uri)
-    except (OSError, KeyError, ValueError):
+        return _may_hold_keys(table_uri, keys, rows)
+    except (OSError, KeyError, ValueError):  # a file gone, a log or statistic unlike the protocol
         return True
+
+
+def _may_hold_keys(
+    table_uri: str, keys: Sequence[str], rows: Sequence[Mapping[str, object]]
+) -> bool:
+    live = _live_files(table_uri)
     if live is None:
         return True
     for add in live.values():
@@ -187,7 +193,6 @@ def may_hold_keys(
         low, high = stats.get("minValues") or {}, stats.get("maxValues") or {}
         if any(k not in low or k not in high for k in keys):
             return True
-        for row in rows:
-            if all(_within(row[k], low[k], high[k]) for k in keys):
-                return True
+        if any(all(_within(row[k], low[k], high[k]) for k in keys) for row in rows):
+            return True
     return False

@@ -5,6 +5,7 @@ delta-spark, and a few check that what one backend writes the other reads."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -251,9 +252,9 @@ def test_the_log_rules_out_only_keys_a_scan_does_not_find(
 ) -> None:
     """`delta_log.may_hold_keys` (the live files' key statistics) says False only for keys that
     no row holds, and at least for keys outside every file's range: checked against a scan for
-    present and absent keys, long strings whose
-    statistics a writer cuts short, integers, a null, and rows removed by a later merge; and a
-    long key merged again updates its row instead of adding a second."""
+    present and absent keys, long strings whose statistics a writer cuts short, integers, a
+    null, and rows removed by a later merge; and a long key merged again updates its row
+    instead of adding a second."""
     path = str(tmp_path / "t")
     schema = T.StructType([T.StructField("k", T.StringType()), T.StructField("n", T.LongType())])
     spec = MergeSpec(keys=("k", "n"))
@@ -281,6 +282,21 @@ def test_the_log_rules_out_only_keys_a_scan_does_not_find(
     assert {("a", 11), ("z", 11), ("b", 99)} <= ruled_out <= set(candidates) - present
     assert (again.inserted, again.updated) == (0, 1)
     assert store.count(path) == 4
+
+
+def test_statistics_unlike_the_protocol_rule_out_nothing(tmp_path: Path) -> None:
+    """A statistic that is not JSON, or a file without one, leaves the answer to a query."""
+    log = tmp_path / "t" / "_delta_log"
+    log.mkdir(parents=True)
+    add = {"path": "a.parquet", "size": 1, "dataChange": True, "modificationTime": 0}
+    bounds = '{"numRecords":1,"minValues":{"k":"b"},"maxValues":{"k":"b"}}'
+    cases = {"bad": {**add, "stats": "{not json"}, "none": add, "good": {**add, "stats": bounds}}
+    verdicts = {}
+    for name, action in cases.items():
+        (log / f"{0:020d}.json").write_text(json.dumps({"add": action}) + "\n")
+        verdicts[name] = delta_log.may_hold_keys(str(tmp_path / "t"), ("k",), [{"k": "z"}])
+
+    assert verdicts == {"bad": True, "none": True, "good": False}
 
 
 def test_the_log_counts_rows_as_a_scan_does(
