@@ -221,7 +221,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     where a long run spends its time while it runs); under pytest-xdist the controller writes
     what every worker reports."""
     if DURATIONS and not XDIST_WORKER and report.duration >= 1:
+        worker = getattr(getattr(report, "node", None), "gateway", None)  # which xdist worker
+        where = getattr(worker, "id", "-")
         with open(DURATIONS, "a", encoding="utf-8") as out:
             out.write(
-                f"{report.duration:8.1f}  {report.when:8}  {report.outcome:7}  {report.nodeid}\n"
+                f"{report.duration:8.1f}  {report.when:8}  {report.outcome:7}  {where:4}  "
+                f"{report.nodeid}\n"
             )

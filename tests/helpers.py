@@ -1,11 +1,16 @@
-"""Small builders for real source files used by the tests."""
+"""Small builders for real source files used by the tests, and the tests' comparison of two
+DataFrames in any row order."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from chispa import assert_df_equality
 from openpyxl import Workbook
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, MapType, StructType
 
 ORDER_COLUMNS = ["order_num", "order_id", "user_id", "order_timestamp", "total_amount", "date"]
 ITEM_COLUMNS = [
@@ -90,3 +95,26 @@ def write_sources(src: Path) -> Path:
         },
     )
     return src
+
+
+def one_partition_sorted(df: DataFrame) -> DataFrame:
+    """The rows in one order that depends only on their values, sorted on one partition: one
+    Spark job without a shuffle (a global sort plans a sampling job and a shuffle). As chispa
+    does, a struct, array or map column is ordered by its hash."""
+    keys: list[Column] = [
+        F.hash(F.col(f.name))
+        if isinstance(f.dataType, StructType | ArrayType | MapType)
+        else F.col(f.name)
+        for f in df.schema.fields
+    ]
+    return df.coalesce(1).sortWithinPartitions(*keys)
+
+
+def assert_rows_equal(
+    actual: DataFrame, expected: DataFrame, ignore_nullable: bool = False
+) -> None:
+    """chispa's comparison of schemas and rows, in any row order (the tests' tables are small:
+    each side is sorted on one partition instead of chispa's `ignore_row_order` global sort)."""
+    assert_df_equality(
+        actual, expected, ignore_nullable=ignore_nullable, transforms=[one_partition_sorted]
+    )

@@ -74,7 +74,9 @@ class DeltaSparkTableStore:
         return version
 
     def exists(self, path: str) -> bool:
-        return bool(self._delta.isDeltaTable(self.spark, path))
+        """A commit in the table's log, listed directly: `DeltaTable.isDeltaTable` would load the
+        table's snapshot in the JVM for every check."""
+        return delta_log.latest_version(path) is not None
 
     def _table(self, path: str) -> Any:
         if not self.exists(path):

@@ -30,7 +30,13 @@ from etl.registry import all_tables
 from etl.runner import JobContext, JobResult
 from etl.settings import BACKENDS, Backend
 from tests.conftest import lakehouse_context
-from tests.helpers import ORDER_COLUMNS, order, write_sources, write_workbook
+from tests.helpers import (
+    ORDER_COLUMNS,
+    assert_rows_equal,
+    order,
+    write_sources,
+    write_workbook,
+)
 
 AUDIT = ("_audit/runs", "_audit/ingested_files", "_audit/dq_results")
 DATA_TABLES = tuple(t for t in all_tables() if not t.startswith("_audit"))
@@ -182,14 +188,7 @@ def scenario(request: pytest.FixtureRequest, scenarios: Scenarios) -> Iterator[S
 
 
 def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:
-    from chispa import assert_df_equality
-
-    assert_df_equality(
-        comparable(actual),
-        comparable(expected),
-        ignore_row_order=True,
-        ignore_nullable=True,
-    )
+    assert_rows_equal(comparable(actual), comparable(expected), ignore_nullable=True)
 
 
 def count_where(df: DataFrame, condition: str) -> int:

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from etl import maintenance
@@ -16,6 +15,7 @@ from etl.runner import JobContext
 from etl.settings import Backend, Settings
 from etl.storage import Commit, MergeSpec, get_table_store
 from tests.conftest import SAMPLE_DATA
+from tests.helpers import assert_rows_equal
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_maintenance_keeps_every_table_and_z_orders(
     assert maintenance.main(args(copied, backend)) == 0
 
     for t in present:
-        assert_df_equality(store.read(str(copied / t)), before[t], ignore_row_order=True)
+        assert_rows_equal(store.read(str(copied / t)), before[t])
     operations = [h.operation for h in store.history(str(copied / "silver" / "order_items"))]
     assert "OPTIMIZE" in operations
     assert {"_audit/runs", "_audit/dq_results", "_audit/ingested_files"} <= set(present)

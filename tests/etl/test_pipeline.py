@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 from etl.pipeline import main
 from etl.registry import RUNNABLE, gold_tables, runnable
 from tests.etl.conftest import AUDIT, DATA_TABLES, Run, Scenario, assert_same_rows
-from tests.helpers import write_sources, write_workbook
+from tests.helpers import assert_rows_equal, write_sources, write_workbook
 
 
 def changed_rows(before: Run, after: Run, table: str) -> list[tuple[object, ...]]:
@@ -54,7 +54,7 @@ def test_every_input_row_is_accounted_for(scenario: Scenario, spark: SparkSessio
         ],
         silver_orders.schema,
     )
-    assert_df_equality(silver_orders, expected_orders, ignore_row_order=True)
+    assert_rows_equal(silver_orders, expected_orders)
 
 
 def test_a_run_with_nothing_new_writes_nothing(scenario: Scenario) -> None:

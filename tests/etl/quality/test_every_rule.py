@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chispa import assert_df_equality
 from openpyxl import Workbook, load_workbook
 from pyspark.sql import DataFrame, SparkSession
 
@@ -27,6 +26,7 @@ from etl.runner import JobContext
 from etl.settings import Backend, Settings
 from tests.conftest import REPO
 from tests.etl.conftest import DATA_TABLES, assert_same_rows
+from tests.helpers import assert_rows_equal
 
 Location = tuple[str, str, str | None, int]
 
@@ -163,7 +163,7 @@ def test_clean_rows_reach_silver_and_gold_unchanged(
     actual = payload(dirty.store.read(dirty.path(*table)))
     expected = payload(clean.store.read(clean.path(*table)))
     assert expected.count() > 0
-    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_rows_equal(actual, expected, ignore_nullable=True)
 
 
 # Error reasons outside the generator's every-rule set; tests/etl/quality/test_row_rules.py

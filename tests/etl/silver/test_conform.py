@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from etl.contracts import ORDERS, PRODUCTS
 from etl.silver.conform import latest_per_key, newer_than_target
+from tests.helpers import assert_rows_equal
 
 SCHEMA = (
     "order_id bigint, order_timestamp timestamp, total_amount int, _ingested_at timestamp, "
@@ -36,7 +36,7 @@ def test_latest_timestamp_wins_then_later_ingestion(spark: SparkSession) -> None
         SCHEMA,
     )
     actual_df = source_df.transform(latest_per_key(ORDERS))
-    assert_df_equality(actual_df, expected_df, ignore_row_order=True)
+    assert_rows_equal(actual_df, expected_df)
 
 
 def test_merge_condition_orders_by_timestamp_then_ingestion() -> None:

@@ -18,6 +18,7 @@ from pyspark.sql import types as T
 
 from etl.bookkeeping import changes_data
 from etl.storage import Commit, MergeSpec, get_table_store
+from tests.helpers import assert_rows_equal
 
 SCHEMA = T.StructType(
     [
@@ -66,7 +67,7 @@ def test_a_new_table_is_the_files_spark_wrote_with_exact_statistics(
     assert (result.version, result.inserted) == (0, 5)
     for reader in ("delta-rs", "delta-spark"):
         read = get_table_store(spark, reader).read(str(path))
-        assert_df_equality(read, df, ignore_row_order=True, ignore_nullable=True)
+        assert_rows_equal(read, df, ignore_nullable=True)
     actions = first_commit(path)
     adds = [a["add"] for a in actions if "add" in a]
     assert {a["partitionValues"]["part"] for a in adds} == {None, "p1", "p2"}
@@ -109,7 +110,7 @@ def test_a_partition_folder_that_needs_encoding_is_written_by_delta_rs(
 
     assert result.inserted == 5
     assert store.history(str(path))[0].operation == "WRITE"
-    assert_df_equality(store.read(str(path)), df, ignore_row_order=True, ignore_nullable=True)
+    assert_rows_equal(store.read(str(path)), df, ignore_nullable=True)
 
 
 @pytest.mark.parametrize("partition_by", [(), ("part",)])

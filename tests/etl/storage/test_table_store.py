@@ -24,6 +24,7 @@ from etl.storage import (
     delta_log,
     get_table_store,
 )
+from tests.helpers import assert_rows_equal
 
 SCHEMA = T.StructType(
     [
@@ -73,7 +74,7 @@ def test_merge_inserts_then_updates_only_newer_rows(
     assert (first.inserted, first.updated, first.committed) == (2, 0, True)
     assert (second.inserted, second.updated, second.source_rows) == (1, 1, 3)
     expected = rows(spark, r(1, 12, "1.50"), r(2, 10, "2.00"), r(3, 9, "3.00"))
-    assert_df_equality(store.read(path), expected, ignore_row_order=True)
+    assert_rows_equal(store.read(path), expected)
 
 
 def test_a_merge_that_changes_nothing_makes_no_commit(
@@ -87,7 +88,7 @@ def test_a_merge_that_changes_nothing_makes_no_commit(
     again = store.merge(batch, path, spec, LABEL)
     assert (again.inserted, again.updated, again.committed) == (0, 0, False)
     assert store.version(path) == version
-    assert_df_equality(store.read(path), batch, ignore_row_order=True)
+    assert_rows_equal(store.read(path), batch)
 
 
 def test_change_detecting_merge_deletes_vanished_keys(
@@ -102,9 +103,7 @@ def test_change_detecting_merge_deletes_vanished_keys(
     store.merge(rows(spark, r(1, 10, "1.00"), r(2, 10, "2.00")), path, spec, LABEL)
     result = store.merge(rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")), path, spec, LABEL)
     assert (result.inserted, result.updated, result.deleted) == (1, 0, 1)
-    assert_df_equality(
-        store.read(path), rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")), ignore_row_order=True
-    )
+    assert_rows_equal(store.read(path), rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")))
 
 
 def test_tombstones_delete_their_rows_in_the_same_commit(
@@ -123,7 +122,7 @@ def test_tombstones_delete_their_rows_in_the_same_commit(
     assert (result.inserted, result.updated, result.deleted) == (1, 1, 1)
     assert store.version(path) == version + 1
     expected = rows(spark, r(1, 10, "1.50"), r(3, 10, "3.00"))
-    assert_df_equality(store.read(path), expected, ignore_row_order=True)
+    assert_rows_equal(store.read(path), expected)
 
 
 def test_partition_filtered_merge_rewrites_only_those_partitions(
@@ -144,7 +143,7 @@ def test_partition_filtered_merge_rewrites_only_those_partitions(
     day1 = {f for f in before if "day=2025-04-01" in f}
     assert day1 and day1 <= after, "the day outside the filter was rewritten"
     expected = rows(spark, r(1, 10, "1.00", day=1), r(2, 11, "2.50", day=2), r(3, 9, "3.00", day=2))
-    assert_df_equality(store.read(path), expected, ignore_row_order=True)
+    assert_rows_equal(store.read(path), expected)
 
 
 def test_change_data_feed_gives_every_image_of_a_version_range(
@@ -165,7 +164,7 @@ def test_change_data_feed_gives_every_image_of_a_version_range(
             ],
             changes.schema,
         )
-        assert_df_equality(changes, expected, ignore_row_order=True, ignore_nullable=True)
+        assert_rows_equal(changes, expected, ignore_nullable=True)
         first = reader.read_changes(path, v0, v0).select("id", "_commit_version")
         assert sorted(tuple(x) for x in first.collect()) == [(1, v0), (2, v0)]
 
@@ -368,7 +367,7 @@ def test_zorder_optimize_keeps_rows_and_compacts_files(
     store.optimize(path, maintenance, ("id",))
     assert store.version(path) == version + 1
     assert store.history(path, 1)[0].commit == maintenance
-    assert_df_equality(store.read(path), before, ignore_row_order=True)
+    assert_rows_equal(store.read(path), before)
 
 
 def test_timestamps_survive_spark_arrow_delta_round_trip_exactly(
@@ -384,7 +383,7 @@ def test_timestamps_survive_spark_arrow_delta_round_trip_exactly(
     source = rows(spark, *[(i, t, t.date(), Decimal("0.01"), None) for i, t in enumerate(instants)])
     store.overwrite(source, path, LABEL)
     back = store.read(path)
-    assert_df_equality(back, source, ignore_row_order=True)
+    assert_rows_equal(back, source)
     assert sorted(row["ts"] for row in back.collect()) == sorted(instants)
     assert sorted(back.toPandas()["ts"].dt.to_pydatetime().tolist()) == sorted(instants)
 
