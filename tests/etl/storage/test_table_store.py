@@ -61,6 +61,28 @@ def other(backend: Backend, spark: SparkSession) -> TableStore:
     return get_table_store(spark, next(b for b in BACKENDS if b != backend))
 
 
+def test_a_table_exists_only_at_a_root_whose_log_holds_a_commit(
+    store: TableStore, spark: SparkSession, tmp_path: Path
+) -> None:
+    """No folder, Parquet files without a log, a log folder without a commit (a first write
+    killed before it committed) and a folder inside a table are not tables; a written one is."""
+    path = tmp_path / "t"
+    assert not store.exists(str(path))
+    rows(spark, r(1, 10, "1.00")).write.parquet(str(path))
+    assert not store.exists(str(path))
+    (path / "_delta_log").mkdir()
+    assert not store.exists(str(path))
+    table = str(tmp_path / "table")
+    store.merge(
+        rows(spark, r(1, 10, "1.00", day=2)),
+        table,
+        MergeSpec(keys=("id",), partition_by=("day",)),
+        LABEL,
+    )
+    assert store.exists(table)
+    assert not store.exists(f"{table}/day=2025-04-02")
+
+
 def test_merge_inserts_then_updates_only_newer_rows(
     store: TableStore, spark: SparkSession, tmp_path: Path
 ) -> None:
