@@ -59,6 +59,21 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     # Delta rebuilds a table's state from its log (each read, merge and commit of a new version)
     # in a Spark job of this many partitions (default 50, for clusters).
     "spark.databricks.delta.snapshotPartitions": "2",
+    # A laptop run is a JVM of a minute or two whose time goes to planning many small queries
+    # over Spark's and Delta's large code base: the JIT's optimizing tier took half the JVM's
+    # CPU. It now compiles only code that stays hot, and inlines less (docs/benchmark.md).
+    "spark.driver.extraJavaOptions": " ".join(
+        (
+            "-XX:Tier4InvocationThreshold=20000",
+            "-XX:Tier4MinInvocationThreshold=2400",
+            "-XX:Tier4CompileThreshold=60000",
+            "-XX:Tier4BackEdgeThreshold=160000",
+            "-XX:InlineSmallCode=500",
+            "-XX:MaxInlineSize=20",
+            "-XX:FreqInlineSize=100",
+            "-XX:MaxInlineLevel=6",
+        )
+    ),
 }
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_.:+-]{1,128}$")
