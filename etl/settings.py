@@ -60,8 +60,9 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     # in a Spark job of this many partitions (default 50, for clusters).
     "spark.databricks.delta.snapshotPartitions": "2",
     # A laptop run is a JVM of a minute or two whose time goes to planning many small queries
-    # over Spark's and Delta's large code base: the JIT's optimizing tier took half the JVM's
-    # CPU. It now compiles only code that stays hot, and inlines less (docs/benchmark.md).
+    # over Spark's and Delta's large code base: the JIT's compiler threads took about half the
+    # JVM's CPU, most of it the optimizing tier (C2). C2 now compiles only code that stays hot,
+    # and inlines less (docs/benchmark.md).
     "spark.driver.extraJavaOptions": " ".join(
         (
             "-XX:Tier4InvocationThreshold=20000",

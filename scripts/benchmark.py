@@ -1661,6 +1661,14 @@ def git_commit() -> str:
     return f"{head}{' (with uncommitted changes)' if dirty else ''}"
 
 
+# The laptop profile's settings that the report's machine line records.
+REPORTED_SPARK_CONF = (
+    "spark.driver.memory",
+    "spark.sql.shuffle.partitions",
+    "spark.driver.extraJavaOptions",
+)
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     for line in _read("/proc/cpuinfo").splitlines():
@@ -1685,11 +1693,7 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(ImportError):
         from etl.settings import LOCAL_SPARK_CONF
 
-        spark_conf = {
-            k: v
-            for k, v in LOCAL_SPARK_CONF.items()
-            if k in ("spark.driver.memory", "spark.sql.shuffle.partitions")
-        }
+        spark_conf = {k: v for k, v in LOCAL_SPARK_CONF.items() if k in REPORTED_SPARK_CONF}
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
