@@ -1,14 +1,18 @@
-"""Small builders for real source files used by the tests, and the tests' comparison of two
-DataFrames in any row order."""
+"""Small builders for real source files used by the tests, and the tests' comparisons in any
+row order: of two DataFrames, and of two Delta tables as stored."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from chispa import assert_df_equality
+from chispa import assert_basic_rows_equality, assert_df_equality
+from chispa.schema_comparer import assert_schema_equality
 from openpyxl import Workbook
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
@@ -117,4 +121,54 @@ def assert_rows_equal(
     each side is sorted on one partition instead of chispa's `ignore_row_order` global sort)."""
     assert_df_equality(
         actual, expected, ignore_nullable=ignore_nullable, transforms=[one_partition_sorted]
+    )
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A Delta table's schema (Spark's types, from the table's log) and rows, as stored."""
+
+    schema: StructType
+    rows: list[Row]
+
+    def without(self, columns: Collection[str]) -> StoredTable:
+        """The other columns, in name order."""
+        kept = sorted(n for n in self.schema.fieldNames() if n not in columns)
+        schema = StructType([self.schema[n] for n in kept])
+        return StoredTable(schema, [Row(**{n: row[n] for n in kept}) for row in self.rows])
+
+
+def stored_table(path: str, version: int | None = None) -> StoredTable:
+    """The table at `path` (at `version`; default the latest), read in this process by delta-rs
+    whichever backend wrote it: no Spark job. Delta's log holds the schema in Spark's own JSON
+    form, so the schema is the one a Spark read of the table gives."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(path, version=version)
+    schema = StructType.fromJson(json.loads(table.schema().to_json()))
+    names = schema.fieldNames()
+    columns = table.to_pyarrow_table(columns=names).to_pydict()
+    values = zip(*(columns[n] for n in names), strict=True)
+    return StoredTable(schema, [Row(**dict(zip(names, row, strict=True))) for row in values])
+
+
+def _order_key(value: Any) -> tuple[Any, ...]:
+    """A sort key for any stored value: nulls first, then values of the column's one type
+    (structs, arrays and maps compared element by element)."""
+    if value is None:
+        return (0,)
+    if isinstance(value, dict):
+        return (1, tuple(sorted((_order_key(k), _order_key(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return (1, tuple(_order_key(v) for v in value))
+    return (1, value)
+
+
+def assert_tables_equal(
+    actual: StoredTable, expected: StoredTable, ignore_nullable: bool = False
+) -> None:
+    """chispa's comparison of schemas and rows, in any row order, of two stored tables."""
+    assert_schema_equality(actual.schema, expected.schema, ignore_nullable=ignore_nullable)
+    assert_basic_rows_equality(
+        sorted(actual.rows, key=_order_key), sorted(expected.rows, key=_order_key)
     )

@@ -1,13 +1,18 @@
-"""The tests' comparison of two DataFrames in any row order finds what chispa's does."""
+"""The tests' comparisons in any row order, of two DataFrames and of two stored Delta tables,
+find what chispa's does."""
 
 from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from chispa import DataFramesNotEqualError
 from chispa.schema_comparer import SchemasNotEqualError
 from pyspark.sql import SparkSession
 
-from tests.helpers import assert_rows_equal
+from tests.helpers import StoredTable, assert_rows_equal, assert_tables_equal, stored_table
 
 SCHEMA = "id long, reasons array<string>, amount double"
 
@@ -24,3 +29,37 @@ def test_rows_in_another_order_are_equal_and_one_changed_value_is_not(spark: Spa
         assert_rows_equal(spark.createDataFrame([*rows, rows[0]], frame.schema), frame)
     with pytest.raises(SchemasNotEqualError):
         assert_rows_equal(frame.withColumnRenamed("amount", "total"), frame)
+
+
+def test_stored_tables_compare_their_schemas_and_rows_in_any_order(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A table Spark wrote reads back with Spark's schema and rows; the comparison ignores row
+    order and file layout, and finds one changed value, a row twice, and another schema."""
+    rows = [
+        (1, ["a", "b"], Decimal("1.50"), date(2025, 4, 1)),
+        (2, None, None, None),
+        (3, ["c"], Decimal("2.00"), date(2025, 4, 2)),
+        (2, ["d"], Decimal("0.10"), date(2025, 4, 1)),
+    ]
+    schema = "id long, reasons array<string>, amount decimal(10,2), day date"
+
+    def written(name: str, data: list[tuple[object, ...]], partitions: int = 1) -> StoredTable:
+        path = str(tmp_path / name)
+        frame = spark.createDataFrame(data, schema).repartition(partitions)
+        frame.write.format("delta").save(path)
+        return stored_table(path)
+
+    table = written("a", rows)
+    read = spark.read.format("delta").load(str(tmp_path / "a"))
+    assert table.schema == read.schema
+    assert sorted(table.rows, key=str) == sorted(read.collect(), key=str)
+
+    assert_tables_equal(written("b", list(reversed(rows)), partitions=3), table)
+    with pytest.raises(DataFramesNotEqualError):
+        assert_tables_equal(written("c", [*rows[:3], (2, ["e"], Decimal("0.10"), None)]), table)
+    with pytest.raises(DataFramesNotEqualError):
+        assert_tables_equal(written("d", [*rows, rows[0]]), table)
+    with pytest.raises(SchemasNotEqualError):
+        assert_tables_equal(table.without(["day"]), table)
+    assert table.without(["day", "amount"]).schema.fieldNames() == ["id", "reasons"]

@@ -32,8 +32,11 @@ from etl.settings import BACKENDS, Backend
 from tests.conftest import lakehouse_context
 from tests.helpers import (
     ORDER_COLUMNS,
+    StoredTable,
     assert_rows_equal,
+    assert_tables_equal,
     order,
+    stored_table,
     write_sources,
     write_workbook,
 )
@@ -56,6 +59,10 @@ class Run:
     def table(self, name: str) -> DataFrame:
         """The table as this run left it (time travel: later runs do not change it)."""
         return self.ctx.store.read(self.ctx.path(name), self.versions[name])
+
+    def stored(self, name: str) -> StoredTable:
+        """The table as this run left it, read without Spark (`tests.helpers.stored_table`)."""
+        return stored_table(self.ctx.path(name), self.versions[name])
 
 
 def run(
@@ -189,6 +196,18 @@ def scenario(request: pytest.FixtureRequest, scenarios: Scenarios) -> Iterator[S
 
 def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:
     assert_rows_equal(comparable(actual), comparable(expected), ignore_nullable=True)
+
+
+def stored(ctx: JobContext, table: str) -> StoredTable:
+    """A table of the context's lakehouse as stored now, read without Spark."""
+    return stored_table(ctx.path(table))
+
+
+def assert_same_tables(actual: StoredTable, expected: StoredTable) -> None:
+    """Two stored tables equal, row for row, but for the columns that name a run."""
+    assert_tables_equal(
+        actual.without(RUN_COLUMNS), expected.without(RUN_COLUMNS), ignore_nullable=True
+    )
 
 
 def count_where(df: DataFrame, condition: str) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from etl.settings import Backend
-from tests.etl.conftest import DATA_TABLES, Scenarios, assert_same_rows
+from tests.etl.conftest import DATA_TABLES, Scenarios, assert_same_tables
 
 PHASES = ("first", "second", "third", "fourth")
 CROSSED_PHASES = PHASES[:3]
@@ -21,7 +21,7 @@ def test_every_run_of_the_scenario_gives_equal_tables(scenarios: Scenarios, phas
     rs = getattr(scenarios[("delta-rs", "delta-rs")], phase)
     spark = getattr(scenarios[("delta-spark", "delta-spark")], phase)
     for table in DATA_TABLES:
-        assert_same_rows(spark.table(table), rs.table(table))
+        assert_same_tables(spark.stored(table), rs.stored(table))
     assert [(r.job, r.status) for r in spark.results.values()] == [
         (r.job, r.status) for r in rs.results.values()
     ]
@@ -43,5 +43,5 @@ def test_a_lakehouse_is_continued_by_the_other_backend(
             r.status for r in getattr(same, phase).results.values()
         }, phase
     for table in DATA_TABLES:
-        assert_same_rows(mixed.third.table(table), same.third.table(table))
+        assert_same_tables(mixed.third.stored(table), same.third.stored(table))
     assert mixed.second.versions == mixed.first.versions  # nothing new on the other backend

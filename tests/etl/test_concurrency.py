@@ -24,8 +24,9 @@ from tests.etl.conftest import (
     DATA_TABLES,
     Scenarios,
     assert_no_work_twice,
-    assert_same_rows,
+    assert_same_tables,
     late_drop,
+    stored,
 )
 from tests.helpers import write_sources
 
@@ -91,7 +92,7 @@ def test_a_run_is_refused_while_another_holds_the_lakehouse_and_takes_over_its_k
     run_pipeline(ctx)  # takes the stale lock over: the killed run's rest, then the refused drop
     clean = scenarios[("delta-rs", "delta-rs")].third
     for table in DATA_TABLES:
-        assert_same_rows(ctx.store.read(ctx.path(table)), clean.table(table))
+        assert_same_tables(stored(ctx, table), clean.stored(table))
     assert all(b.balanced for b in balances(ctx))
     assert_no_work_twice(ctx, files=len(list(later.iterdir())))
     assert not (lakehouse / "_lock.json").exists()
@@ -117,5 +118,5 @@ def test_a_commit_with_an_older_clock_after_a_newer_one_is_not_skipped(
     clean = scenarios[(backend, backend)].third
     for table in DATA_TABLES:
         if not table.startswith("bronze"):
-            assert_same_rows(ctx.store.read(ctx.path(table)), clean.table(table))
+            assert_same_tables(stored(ctx, table), clean.stored(table))
     assert all(b.balanced for b in balances(ctx))

@@ -31,7 +31,13 @@ from etl.registry import JOB_NAMES, LAYERS, RUNNABLE
 from etl.runner import JobContext
 from etl.settings import Backend, Settings
 from tests.conftest import REPO
-from tests.etl.conftest import DATA_TABLES, Scenarios, assert_no_work_twice, assert_same_rows
+from tests.etl.conftest import (
+    DATA_TABLES,
+    Scenarios,
+    assert_no_work_twice,
+    assert_same_tables,
+    stored,
+)
 from tests.helpers import (
     ITEM_COLUMNS,
     ORDER_COLUMNS,
@@ -111,8 +117,7 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 def assert_like_clean(ctx: JobContext, clean: JobContext) -> None:
     for table in DATA_TABLES:
-        actual, expected = ctx.store.read(ctx.path(table)), clean.store.read(clean.path(table))
-        assert_same_rows(actual, expected)
+        assert_same_tables(stored(ctx, table), stored(clean, table))
     assert all(b.balanced for b in balances(ctx)), balances(ctx)
     assert_no_work_twice(ctx, files=6)
 

@@ -15,7 +15,7 @@ from etl.runner import JobContext
 from etl.settings import Backend, Settings
 from etl.storage import Commit, MergeSpec, get_table_store
 from tests.conftest import SAMPLE_DATA
-from tests.helpers import assert_rows_equal
+from tests.helpers import assert_tables_equal, stored_table
 
 
 @pytest.fixture
@@ -36,12 +36,12 @@ def test_maintenance_keeps_every_table_and_z_orders(
     store = get_table_store(spark, backend)
     tables = [table for table, *_ in maintenance.maintained_tables()]
     present = [t for t in tables if store.exists(str(copied / t))]
-    before = {t: store.read(str(copied / t)).localCheckpoint() for t in present}
+    before = {t: stored_table(str(copied / t)) for t in present}
 
     assert maintenance.main(args(copied, backend)) == 0
 
     for t in present:
-        assert_rows_equal(store.read(str(copied / t)), before[t])
+        assert_tables_equal(stored_table(str(copied / t)), before[t])
     operations = [h.operation for h in store.history(str(copied / "silver" / "order_items"))]
     assert "OPTIMIZE" in operations
     assert {"_audit/runs", "_audit/dq_results", "_audit/ingested_files"} <= set(present)

@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from etl.restore import main as restore_main
 from etl.restore import restore
 from etl.settings import Backend
-from tests.etl.conftest import AUDIT, DATA_TABLES, Scenarios, assert_same_rows, late_drop
+from tests.etl.conftest import AUDIT, DATA_TABLES, Scenarios, assert_same_tables, late_drop, stored
 from tests.etl.conftest import run as run_once
 
 
@@ -34,11 +34,11 @@ def test_restore_to_a_run_then_the_later_drop_again_matches_a_clean_build(
 
     for table in (*DATA_TABLES, *AUDIT):
         if table in first.versions:
-            assert_same_rows(first.ctx.store.read(first.ctx.path(table)), first.table(table))
+            assert_same_tables(stored(first.ctx, table), first.stored(table))
     again = run_once(spark, source, lakehouse, backend)  # the later drop, processed again
     clean = scenarios[(backend, backend)].third
     for table in DATA_TABLES:
-        assert_same_rows(again.table(table), clean.table(table))
+        assert_same_tables(again.stored(table), clean.stored(table))
     assert all(b.balanced for b in again.balances)
     assert again.results["silver.orders"].rows_read == 2  # only the drop's rows, once
 

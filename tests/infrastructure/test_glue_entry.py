@@ -31,7 +31,7 @@ from etl.registry import JOB_NAMES, JOBS, LAYERS, select_jobs
 from etl.runner import JobContext
 from etl.settings import LOCAL_SPARK_CONF, Backend
 from tests.conftest import SAMPLE_DATA, lakehouse_context
-from tests.etl.conftest import DATA_TABLES, assert_same_rows
+from tests.etl.conftest import DATA_TABLES, assert_same_tables, stored
 from tests.infrastructure.glue_platform import (
     BATCH_ID,
     GLUE_STUB,
@@ -245,7 +245,7 @@ def test_tables_equal_what_the_in_process_pipeline_writes(glue_runs: GlueRuns, t
     in-process pipeline on delta-rs), row for row: both backends give the same tables on the
     sample data."""
     reference, ctx = glue_runs.reference, glue_runs.ctx
-    assert_same_rows(ctx.store.read(ctx.path(table)), reference.store.read(reference.path(table)))
+    assert_same_tables(stored(ctx, table), stored(reference, table))
 
 
 def test_every_input_row_is_accounted_for(glue_runs: GlueRuns) -> None:

@@ -25,7 +25,7 @@ from etl.registry import datasets, gold_tables
 from etl.runner import JobContext
 from etl.settings import Backend, Settings
 from tests.conftest import REPO
-from tests.etl.conftest import DATA_TABLES, assert_same_rows
+from tests.etl.conftest import DATA_TABLES, assert_same_tables, stored
 from tests.helpers import assert_rows_equal
 
 Location = tuple[str, str, str | None, int]
@@ -204,6 +204,4 @@ def test_delta_spark_gives_the_same_tables(
     source = Path(dirty.settings.source_dir)
     on_spark = build(spark, source, tmp_path / "lake", "delta-spark")
     for table in DATA_TABLES:
-        assert_same_rows(
-            on_spark.store.read(on_spark.path(table)), dirty.store.read(dirty.path(table))
-        )
+        assert_same_tables(stored(on_spark, table), stored(dirty, table))
