@@ -3,7 +3,6 @@ row order: of two DataFrames, and of two Delta tables as stored."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,16 +139,16 @@ class StoredTable:
 
 def stored_table(path: str, version: int | None = None) -> StoredTable:
     """The table at `path` (at `version`; default the latest), read in this process by delta-rs
-    whichever backend wrote it: no Spark job. Delta's log holds the schema in Spark's own JSON
-    form, so the schema is the one a Spark read of the table gives."""
+    whichever backend wrote it: no Spark job. The schema is the one a Spark read of the table
+    gives (Delta's log holds it in Spark's own JSON form)."""
     from deltalake import DeltaTable
 
+    from etl.storage.delta_rs_store import spark_schema
+
     table = DeltaTable(path, version=version)
-    schema = StructType.fromJson(json.loads(table.schema().to_json()))
-    names = schema.fieldNames()
-    columns = table.to_pyarrow_table(columns=names).to_pydict()
-    values = zip(*(columns[n] for n in names), strict=True)
-    return StoredTable(schema, [Row(**dict(zip(names, row, strict=True))) for row in values])
+    schema = spark_schema(table)
+    rows = table.to_pyarrow_table(columns=schema.fieldNames()).to_pylist()
+    return StoredTable(schema, [Row(**row) for row in rows])
 
 
 def _order_key(value: Any) -> tuple[Any, ...]:

@@ -68,6 +68,11 @@ def _arrow_rows(rows: Sequence[Sequence[object]], schema: StructType) -> pa.Tabl
     )
 
 
+def spark_schema(table: DeltaTable) -> StructType:
+    """A table's schema in Spark's types: Delta's log holds it in Spark's own JSON form."""
+    return StructType.fromJson(json.loads(table.schema().to_json()))
+
+
 class DeltaRsTableStore:
     def __init__(self, spark: SparkSession | SparkProvider) -> None:
         self._spark = spark
@@ -99,12 +104,9 @@ class DeltaRsTableStore:
     def version(self, path: str) -> int:
         return int(self._table(path).version())
 
-    def _spark_schema(self, table: DeltaTable) -> StructType:
-        return StructType.fromJson(json.loads(table.schema().to_json()))
-
     def read(self, path: str, version: int | None = None) -> DataFrame:
         table = self._table(path, version)
-        schema = self._spark_schema(table)
+        schema = spark_schema(table)
         files = table.file_uris()
         if not files:
             return self.spark.createDataFrame([], schema)
@@ -126,7 +128,7 @@ class DeltaRsTableStore:
     def read_changes(self, path: str, start: int, end: int) -> DataFrame:
         table = self._table(path)
         schema = (
-            self._spark_schema(table)
+            spark_schema(table)
             .add(CHANGE_TYPE, StringType())
             .add(COMMIT_VERSION, LongType())
             .add(COMMIT_TIMESTAMP, TimestampType())
