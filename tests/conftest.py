@@ -42,6 +42,9 @@ needs_reference_data = pytest.mark.skipif(
 # execution, which plans each query again after every shuffle, has nothing to adapt to
 # (`test_backends.py` alone 164.6 s -> 149.0 s without it). Results depend on neither; the
 # Glue entry point's spark-submit runs and the benchmark keep Spark's defaults (adaptive on).
+# The Python workers' daemon, without CPython 3.11's cost of each task (tests/pyspark_daemon.py):
+# the table-store and row-rule modules' tasks on Python workers took 92 s of CPU in the suite.
+PYTHON_DAEMON = "spark.python.daemon.module"
 TEST_SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.codegen.wholeStage": "false",
@@ -60,6 +63,8 @@ def spark() -> Iterator[SparkSession]:
     session = get_spark("etl-tests", "delta-spark")
     for key, value in TEST_SPARK_CONF.items():
         session.conf.set(key, value)
+    # Read when the first Python worker starts (none has yet): tests/pyspark_daemon.py.
+    session.sparkContext._conf.set(PYTHON_DAEMON, "tests.pyspark_daemon")
     yield session
     session.stop()
 
