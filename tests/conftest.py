@@ -42,15 +42,15 @@ needs_reference_data = pytest.mark.skipif(
 # execution, which plans each query again after every shuffle, has nothing to adapt to
 # (`test_backends.py` alone 164.6 s -> 149.0 s without it). Results depend on neither; the
 # Glue entry point's spark-submit runs and the benchmark keep Spark's defaults (adaptive on).
-# The Python workers' daemon, without CPython 3.11's cost of each task (tests/pyspark_daemon.py):
-# the table-store and row-rule modules' tasks on Python workers took 92 s of CPU in the suite.
-PYTHON_DAEMON = "spark.python.daemon.module"
 TEST_SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
     "spark.sql.adaptive.enabled": "false",
 }
+# The Python workers' daemon, without CPython 3.11's cost of each task (tests/pyspark_daemon.py):
+# the tests' tasks on Python workers took 92 s of CPU in the suite.
+PYTHON_DAEMON = "spark.python.daemon.module"
 
 
 @pytest.fixture(scope="session")
