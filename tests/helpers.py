@@ -3,14 +3,18 @@ row order: of two DataFrames, and of two Delta tables as stored."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from chispa import assert_basic_rows_equality, assert_df_equality
 from chispa.schema_comparer import assert_schema_equality
 from openpyxl import Workbook
+from openpyxl.writer.excel import ExcelWriter
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
@@ -28,18 +32,33 @@ ITEM_COLUMNS = [
     "date",
 ]
 PRODUCT_COLUMNS = ["product_id", "department_id", "department", "product_name"]
+# The one time every test workbook carries (its properties and its archive's entries), so the same
+# rows written twice are the same bytes: the pipeline takes a file whose bytes changed for new
+# content, whatever the second on the clock when it was written.
+WORKBOOK_TIME = datetime(2025, 1, 1)
 
 
 def write_workbook(path: Path, sheets: Mapping[str, Sequence[Sequence[object]]]) -> Path:
-    """A real .xlsx with one worksheet per entry; the first row of each is the header."""
+    """A real .xlsx with one worksheet per entry; the first row of each is the header. The same
+    sheets always give the same bytes."""
     workbook = Workbook()
     workbook.remove(workbook.active)
     for name, rows in sheets.items():
         sheet = workbook.create_sheet(name)
         for row in rows:
             sheet.append(list(row))
+    workbook.properties.created = workbook.properties.modified = WORKBOOK_TIME
+    saved = io.BytesIO()
+    with zipfile.ZipFile(saved, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()  # `Workbook.save` would stamp the clock's time
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    with (
+        zipfile.ZipFile(saved) as written,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as fixed,
+    ):
+        for entry in written.infolist():  # each entry stamped with the one time, not the clock's
+            stamped = zipfile.ZipInfo(entry.filename, WORKBOOK_TIME.timetuple()[:6])
+            fixed.writestr(stamped, written.read(entry), zipfile.ZIP_DEFLATED)
     return path
 
 

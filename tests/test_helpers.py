@@ -1,8 +1,11 @@
 """The tests' comparisons in any row order, of two DataFrames and of two stored Delta tables,
-find what chispa's does; the session's Python workers run the tests' daemon."""
+find what chispa's does; the session's Python workers run the tests' daemon; a test workbook
+written twice is the same bytes."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -10,10 +13,17 @@ from pathlib import Path
 import pytest
 from chispa import DataFramesNotEqualError
 from chispa.schema_comparer import SchemasNotEqualError
+from openpyxl import load_workbook
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from tests.helpers import StoredTable, assert_rows_equal, assert_tables_equal, stored_table
+from tests.helpers import (
+    StoredTable,
+    assert_rows_equal,
+    assert_tables_equal,
+    stored_table,
+    write_workbook,
+)
 
 SCHEMA = "id long, reasons array<string>, amount double"
 
@@ -80,3 +90,18 @@ def test_python_workers_run_the_daemon_that_keeps_archive_directories(spark: Spa
         return f"{main} {zipimport.zipimporter.invalidate_caches.__name__}"
 
     assert spark.range(1).select(daemon("id")).first()[0] == "tests.pyspark_daemon _keep_directory"
+
+
+def test_a_workbook_written_again_seconds_later_is_the_same_bytes(tmp_path: Path) -> None:
+    """The pipeline takes a file whose bytes changed for new content, so a test that writes the
+    same sources twice must get the same files whichever second each was written in."""
+    sheets = {"2025-04-01": [["id", "amount"], [1, 10.5]], "2025-04-02": [["id", "amount"]]}
+    first = write_workbook(tmp_path / "first.xlsx", sheets)
+    time.sleep(1.1)  # into the clock's next second: a workbook stamped with it would differ
+    second = write_workbook(tmp_path / "second.xlsx", sheets)
+    assert (
+        hashlib.sha256(first.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
+    )
+    read = load_workbook(second, read_only=True)
+    assert read.sheetnames == ["2025-04-01", "2025-04-02"]
+    assert [list(row) for row in read["2025-04-01"].values] == [["id", "amount"], [1, 10.5]]
