@@ -17,6 +17,7 @@ from etl.runner import JobContext
 from etl.settings import BACKENDS, Backend, Settings
 from tests.infrastructure.glue_platform import GlueBatch
 from tests.infrastructure.support import SAMPLE_DATA as SAMPLE_DATA  # data/, shared here
+from tests.shared_lakehouse import BuiltLakehouse, publish, published_file, wait_for
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -129,10 +130,17 @@ def glue_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlueBatch]:
 
 
 GLUE_LAKEHOUSE = "sample_lakehouses"  # the fixture whose delta-spark lakehouse Glue's runs write
+SAMPLE_FILES = (
+    "sample_lakehouse_files"  # the fixture of the tests that only read the sample's files
+)
 SPARK_GROUP = "spark"  # the one unit of work of every test on the session's Spark (pytest-xdist)
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set in pytest-xdist's workers
 # Whether a selected test needs the Glue entry point's lakehouse (set at collection).
 GLUE_SELECTED = pytest.StashKey[bool]()
+# Whether a selected test runs on Spark, and whether one reads the sample's files without it.
+SPARK_SELECTED = pytest.StashKey[bool]()
+SAMPLE_READ_APART = pytest.StashKey[bool]()
+SAMPLE_PUBLISHED = pytest.StashKey[bool]()  # whether this worker published the sample lakehouse
 
 
 def _needs_glue(item: pytest.Item) -> bool:
@@ -143,20 +151,30 @@ def _uses_spark(item: pytest.Item) -> bool:
     return "spark" in getattr(item, "fixturenames", ())
 
 
+def _reads_sample_apart(item: pytest.Item) -> bool:
+    return SAMPLE_FILES in getattr(item, "fixturenames", ()) and not _uses_spark(item)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The modules with a test over the Glue entry point's lakehouse run last, each in its own
     order: the layer runs start with the first Spark test (`glue_runs_meanwhile`) and proceed
     in their own JVMs while the other tests run. In a pytest-xdist worker, also write which
-    tests run on Spark, for the controller's scheduler (`SparkApart`)."""
+    tests run on Spark and which read the sample's files apart from it, for the controller's
+    scheduler (`SparkApart`)."""
     later = {item.path for item in items if _needs_glue(item)}
     items.sort(key=lambda item: item.path in later)
     config.stash[GLUE_SELECTED] = bool(later)
+    config.stash[SPARK_SELECTED] = any(_uses_spark(item) for item in items)
+    config.stash[SAMPLE_READ_APART] = any(_reads_sample_apart(item) for item in items)
     if XDIST_WORKER:
-        on_spark = [item.nodeid for item in items if _uses_spark(item)]
-        groups = spark_groups_file(os.getppid())  # the controller started this worker
-        staged = groups.with_suffix(f".{XDIST_WORKER}")
-        staged.write_text(json.dumps(on_spark), encoding="utf-8")
-        staged.replace(groups)
+        groups = {
+            "spark": [item.nodeid for item in items if _uses_spark(item)],
+            "last": [item.nodeid for item in items if _reads_sample_apart(item)],
+        }
+        file = spark_groups_file(os.getppid())  # the controller started this worker
+        staged = file.with_suffix(f".{XDIST_WORKER}")
+        staged.write_text(json.dumps(groups), encoding="utf-8")
+        staged.replace(file)
 
 
 def spark_groups_file(controller_pid: int) -> Path:
@@ -165,24 +183,41 @@ def spark_groups_file(controller_pid: int) -> Path:
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """`scripts/test.sh` runs two pytest-xdist workers with this scheduler: every test on Spark
-    is one unit of work, so one worker holds the one Spark session and the session's
-    lakehouses, while the other runs the remaining modules (each a unit, so a module's fixtures
-    are built once): the emulated AWS, the linters and the scripts' tests are single-threaded
-    processes that leave most of a core idle beside Spark's tests. (pytest-xdist's own
-    `--dist loadgroup` cannot name groups under pytest 9.2, whose node ids are read-only.)"""
+    is one unit of work, handed out first, so one worker holds the one Spark session and the
+    session's lakehouses, while the other runs the remaining modules (each a unit, so a
+    module's fixtures are built once): the emulated AWS, the linters and the scripts' tests are
+    single-threaded processes that leave most of a core idle beside Spark's tests. The modules
+    that read the sample lakehouse's files apart from Spark are handed out last, when the Spark
+    worker has built it (tests/shared_lakehouse.py). (pytest-xdist's own `--dist loadgroup`
+    cannot name groups under pytest 9.2, whose node ids are read-only.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class SparkApart(LoadScopeScheduling):  # type: ignore[misc]
         _on_spark: frozenset[str] | None = None
+        _last: frozenset[str] = frozenset()
 
         def _split_scope(self, nodeid: str) -> str:
             if self._on_spark is None:
-                groups = spark_groups_file(os.getpid())
-                self._on_spark = frozenset(json.loads(groups.read_text(encoding="utf-8")))
-                groups.unlink()
+                file = spark_groups_file(os.getpid())
+                groups = json.loads(file.read_text(encoding="utf-8"))
+                file.unlink()
+                self._on_spark = frozenset(groups["spark"])
+                self._last = frozenset(n.split("::")[0] for n in groups["last"])
             return SPARK_GROUP if nodeid in self._on_spark else nodeid.split("::")[0]
 
+        def _assign_work_unit(self, node: object) -> None:
+            if SPARK_GROUP in self.workqueue:
+                self.workqueue.move_to_end(SPARK_GROUP, last=False)
+            for scope in self._last & self.workqueue.keys():
+                self.workqueue.move_to_end(scope)
+            super()._assign_work_unit(node)
+
     return SparkApart(config, log)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not XDIST_WORKER:  # the controller, or a run without workers
+        published_file(os.getpid()).unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
@@ -203,6 +238,37 @@ def sample_lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFacto
     """The sample files in data/ through the in-process pipeline on delta-rs, validated (what
     a laptop run gives)."""
     return build_lakehouse(spark, SAMPLE_DATA, tmp_path_factory.mktemp("sample") / "lh", "delta-rs")
+
+
+@pytest.fixture(autouse=True)
+def sample_published_meanwhile(request: pytest.FixtureRequest) -> None:
+    """In the pytest-xdist worker that runs the Spark tests, build the sample lakehouse at the
+    first of them and publish it when a selected test reads its files apart from Spark."""
+    config = request.config
+    if not (XDIST_WORKER and config.stash.get(SAMPLE_READ_APART, False)):
+        return
+    if not _uses_spark(request.node) or config.stash.get(SAMPLE_PUBLISHED, False):
+        return
+    config.stash[SAMPLE_PUBLISHED] = True
+    file = published_file(os.getppid())
+    try:
+        ctx: JobContext = request.getfixturevalue("sample_lakehouse")
+    except BaseException as failed:
+        publish(file, None, f"{type(failed).__name__}: {failed}")
+        raise
+    publish(file, BuiltLakehouse(ctx.settings, ctx.run_id))
+
+
+@pytest.fixture(scope="session")
+def sample_lakehouse_files(request: pytest.FixtureRequest) -> BuiltLakehouse:
+    """The sample lakehouse for tests that read its files without Spark. In a pytest-xdist
+    worker while another runs the Spark tests, the one that worker built and published
+    (tests/shared_lakehouse.py); otherwise `sample_lakehouse`, built here."""
+    config = request.config
+    if XDIST_WORKER and config.stash.get(SPARK_SELECTED, False):
+        return wait_for(published_file(os.getppid()))
+    ctx: JobContext = request.getfixturevalue("sample_lakehouse")
+    return BuiltLakehouse(ctx.settings, ctx.run_id)
 
 
 @pytest.fixture(scope="session")

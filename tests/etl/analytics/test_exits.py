@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from etl.analytics.engine import known_tables
-from etl.runner import JobContext
 from tests.conftest import REPO
+from tests.shared_lakehouse import BuiltLakehouse
 
 
 def exit_codes(module: str, arguments: list[list[str]]) -> list[int]:
@@ -49,9 +49,9 @@ def exit_codes(module: str, arguments: list[list[str]]) -> list[int]:
     ],
 )
 def test_limit_queries_over_every_table_each_exit_0(
-    sample_lakehouse: JobContext, runs: int
+    sample_lakehouse_files: BuiltLakehouse, runs: int
 ) -> None:
-    lakehouse = sample_lakehouse.settings.lakehouse_dir
+    lakehouse = sample_lakehouse_files.settings.lakehouse_dir
     tables = known_tables()
     queries = [f"SELECT * FROM {tables[i % len(tables)]} LIMIT {1 + i % 5}" for i in range(runs)]
 
@@ -63,8 +63,8 @@ def test_limit_queries_over_every_table_each_exit_0(
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_reports_exit_0(sample_lakehouse: JobContext, tmp_path: Path) -> None:
-    lakehouse = sample_lakehouse.settings.lakehouse_dir
+def test_reports_exit_0(sample_lakehouse_files: BuiltLakehouse, tmp_path: Path) -> None:
+    lakehouse = sample_lakehouse_files.settings.lakehouse_dir
     runs = [
         ["--lakehouse-dir", lakehouse, "--output", str(tmp_path / f"{i}.html")] for i in range(5)
     ]

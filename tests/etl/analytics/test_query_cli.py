@@ -13,19 +13,19 @@ import pytest
 
 from etl.analytics.named_queries import ATHENA_SQL_DIR
 from etl.query import main
-from etl.runner import JobContext
+from tests.shared_lakehouse import BuiltLakehouse
 
 SQL = "SELECT order_date, total_orders, total_revenue FROM gold.daily_sales ORDER BY order_date"
 
 
-def lakehouse_args(ctx: JobContext) -> list[str]:
+def lakehouse_args(ctx: BuiltLakehouse) -> list[str]:
     return ["--lakehouse-dir", ctx.settings.lakehouse_dir]
 
 
 def test_table_format_is_the_default(
-    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+    sample_lakehouse_files: BuiltLakehouse, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([*lakehouse_args(sample_lakehouse), SQL]) == 0
+    assert main([*lakehouse_args(sample_lakehouse_files), SQL]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["order_date", "total_orders", "total_revenue"]
     assert set(lines[1]) <= {"-", " "}
@@ -34,9 +34,9 @@ def test_table_format_is_the_default(
 
 
 def test_csv_prints_the_header_then_the_rows(
-    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+    sample_lakehouse_files: BuiltLakehouse, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([*lakehouse_args(sample_lakehouse), "--format", "csv", SQL]) == 0
+    assert main([*lakehouse_args(sample_lakehouse_files), "--format", "csv", SQL]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["order_date", "total_orders", "total_revenue"]
     assert rows[1][0] == "2025-04-01"
@@ -45,9 +45,9 @@ def test_csv_prints_the_header_then_the_rows(
 
 
 def test_json_prints_one_object_per_row(
-    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+    sample_lakehouse_files: BuiltLakehouse, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([*lakehouse_args(sample_lakehouse), "--format", "json", SQL]) == 0
+    assert main([*lakehouse_args(sample_lakehouse_files), "--format", "json", SQL]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert list(rows[0]) == ["order_date", "total_orders", "total_revenue"]
     assert rows[0]["order_date"] == "2025-04-01"
@@ -55,10 +55,12 @@ def test_json_prints_one_object_per_row(
 
 
 def test_a_query_file_runs(
-    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str]
+    sample_lakehouse_files: BuiltLakehouse, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = ATHENA_SQL_DIR / "repeat_purchase_rate.sql"
-    assert main([*lakehouse_args(sample_lakehouse), "--file", str(path), "--format", "csv"]) == 0
+    assert (
+        main([*lakehouse_args(sample_lakehouse_files), "--file", str(path), "--format", "csv"]) == 0
+    )
     header, values = capsys.readouterr().out.splitlines()
     assert header.startswith("customers,repeat_customers,repeat_purchase_rate")
     assert int(values.split(",")[0]) > 0
@@ -73,9 +75,12 @@ def test_a_query_file_runs(
     ],
 )
 def test_errors_are_one_line_on_stderr_with_exit_code_2(
-    sample_lakehouse: JobContext, capsys: pytest.CaptureFixture[str], sql: str, message: str
+    sample_lakehouse_files: BuiltLakehouse,
+    capsys: pytest.CaptureFixture[str],
+    sql: str,
+    message: str,
 ) -> None:
-    assert main([*lakehouse_args(sample_lakehouse), sql]) == 2
+    assert main([*lakehouse_args(sample_lakehouse_files), sql]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(message)
@@ -115,9 +120,11 @@ def test_the_module_runs_as_a_command(tmp_path: Path) -> None:
     assert len(bad.stderr.splitlines()) == 1
 
 
-def test_query_and_report_do_not_start_spark(sample_lakehouse: JobContext, tmp_path: Path) -> None:
+def test_query_and_report_do_not_start_spark(
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path
+) -> None:
     """Both read the Delta tables through DuckDB and delta-rs: no Spark driver (no JVM) starts."""
-    lake = ["--lakehouse-dir", sample_lakehouse.settings.lakehouse_dir]
+    lake = ["--lakehouse-dir", sample_lakehouse_files.settings.lakehouse_dir]
     query = [*lake, "SELECT count(*) FROM gold.daily_sales"]
     report = [*lake, "--output", str(tmp_path / "d.html")]
     code = (
@@ -133,9 +140,9 @@ def test_query_and_report_do_not_start_spark(sample_lakehouse: JobContext, tmp_p
 
 
 @pytest.mark.integration
-def test_a_reader_that_stops_early_is_not_an_error(sample_lakehouse: JobContext) -> None:
+def test_a_reader_that_stops_early_is_not_an_error(sample_lakehouse_files: BuiltLakehouse) -> None:
     """`python -m etl.query ... | head -1`: the rest of the output is dropped, no traceback."""
-    command = [sys.executable, "-m", "etl.query", *lakehouse_args(sample_lakehouse)]
+    command = [sys.executable, "-m", "etl.query", *lakehouse_args(sample_lakehouse_files)]
     with subprocess.Popen(
         [*command, "SELECT * FROM silver.order_items"],  # far more than a pipe buffer holds
         stdout=subprocess.PIPE,

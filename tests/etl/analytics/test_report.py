@@ -14,15 +14,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable, write_deltalake
-from pyspark.sql import functions as F
 
 from etl.analytics.dashboard import Quality, collect, collect_quality, render
 from etl.analytics.engine import QueryResult, table_exists
 from etl.analytics.svg import PALETTE
 from etl.report import default_output, main
-from etl.runner import JobContext
 from etl.settings import Settings
 from tests.chromium import needs_chromium, pixels_of, screenshot
+from tests.helpers import stored_table
+from tests.shared_lakehouse import BuiltLakehouse
 
 CHARTS = (
     "daily-revenue",
@@ -36,10 +36,19 @@ SCREEN = (1280, 2600)  # the whole page of the sample lakehouse
 
 
 @pytest.fixture(scope="module")
-def dashboard(sample_lakehouse: JobContext, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dashboard(
+    sample_lakehouse_files: BuiltLakehouse, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     output = tmp_path_factory.mktemp("report") / "dashboard.html"
     assert (
-        main(["--lakehouse-dir", sample_lakehouse.settings.lakehouse_dir, "--output", str(output)])
+        main(
+            [
+                "--lakehouse-dir",
+                sample_lakehouse_files.settings.lakehouse_dir,
+                "--output",
+                str(output),
+            ]
+        )
         == 0
     )
     return output
@@ -80,36 +89,33 @@ def test_every_chart_is_drawn_with_data(dashboard: Path) -> None:
 
 
 def test_the_figures_are_those_of_the_lakehouse(
-    sample_lakehouse: JobContext, dashboard: Path
+    sample_lakehouse_files: BuiltLakehouse, dashboard: Path
 ) -> None:
     html = dashboard.read_text(encoding="utf-8")
-    revenue = (
-        sample_lakehouse.store.read(sample_lakehouse.path("gold", "daily_sales"))
-        .agg({"total_revenue": "sum"})
-        .collect()[0][0]
-    )
+    daily = stored_table(sample_lakehouse_files.path("gold", "daily_sales"))
+    revenue = sum(row["total_revenue"] for row in daily.rows)
     assert f"{revenue:,.2f}" in html
     quality = sections(html)["data-quality"]
     for dataset in ("Orders", "Order items"):
         assert f"{dataset}: " in quality  # a reason bar of each dataset with rejected rows
     assert "Latest run " in quality
     assert ("Great Expectations" in quality) == table_exists(
-        sample_lakehouse.settings, "audit.dq_results"
+        sample_lakehouse_files.settings, "audit.dq_results"
     )
 
 
-def test_the_default_output_is_under_the_lakehouse(sample_lakehouse: JobContext) -> None:
-    settings = sample_lakehouse.settings
+def test_the_default_output_is_under_the_lakehouse(sample_lakehouse_files: BuiltLakehouse) -> None:
+    settings = sample_lakehouse_files.settings
     assert default_output(settings) == f"{settings.lakehouse_dir}/reports/dashboard.html"
     assert main(["--lakehouse-dir", settings.lakehouse_dir]) == 0
     assert Path(default_output(settings)).read_text(encoding="utf-8").endswith("</html>\n")
 
 
 def test_missing_quarantine_and_audit_tables_are_shown_as_such(
-    sample_lakehouse: JobContext, tmp_path: Path
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path
 ) -> None:
     assert collect_quality(Settings(lakehouse_dir=str(tmp_path))) == Quality(None, None, None, None)
-    board = collect(sample_lakehouse.settings, datetime(2025, 5, 1, tzinfo=UTC))
+    board = collect(sample_lakehouse_files.settings, datetime(2025, 5, 1, tzinfo=UTC))
     board = type(board)(**{**board.__dict__, "quality": Quality(None, None, None, None)})
     quality = sections(render(board))["data-quality"]
     assert "No quarantine tables yet." in quality
@@ -127,22 +133,27 @@ def test_a_lakehouse_without_gold_is_an_error(
 
 
 def test_an_unwritable_output_is_one_line(
-    sample_lakehouse: JobContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["--lakehouse-dir", sample_lakehouse.settings.lakehouse_dir, "--output", str(tmp_path)]
+    args = [
+        "--lakehouse-dir",
+        sample_lakehouse_files.settings.lakehouse_dir,
+        "--output",
+        str(tmp_path),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err == f"error: cannot write the dashboard to {tmp_path}: Is a directory\n"
 
 
 def test_amounts_name_their_currency(
-    sample_lakehouse: JobContext, dashboard: Path, tmp_path: Path
+    sample_lakehouse_files: BuiltLakehouse, dashboard: Path, tmp_path: Path
 ) -> None:
     default = dashboard.read_text(encoding="utf-8")
     assert "Revenue (source currency)</span>" in default
     assert "amounts in the source files&#x27; currency, which they do not name" in default
     output = tmp_path / "eur.html"
-    lakehouse = sample_lakehouse.settings.lakehouse_dir
+    lakehouse = sample_lakehouse_files.settings.lakehouse_dir
     assert main(["--lakehouse-dir", lakehouse, "--output", str(output), "--currency", "eur"]) == 0
     html = output.read_text(encoding="utf-8")
     assert "Revenue (EUR)</span>" in html and "Average order value (EUR)</span>" in html
@@ -203,9 +214,9 @@ def test_headers_and_subtitles_are_business_words(dashboard: Path) -> None:
     ],
 )
 def test_nothing_to_draw_is_a_sentence_not_an_empty_chart(
-    sample_lakehouse: JobContext, field: str, card: str, sentence: str
+    sample_lakehouse_files: BuiltLakehouse, field: str, card: str, sentence: str
 ) -> None:
-    board = collect(sample_lakehouse.settings, datetime(2025, 5, 1, tzinfo=UTC))
+    board = collect(sample_lakehouse_files.settings, datetime(2025, 5, 1, tzinfo=UTC))
     if field == "reasons":
         reasons = board.quality.reasons
         assert reasons is not None
@@ -224,11 +235,13 @@ def test_nothing_to_draw_is_a_sentence_not_an_empty_chart(
 
 
 def test_the_last_run_that_wrote_rows_is_shown_beside_the_latest(
-    sample_lakehouse: JobContext, tmp_path: Path
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path
 ) -> None:
     """A rerun with no new files records its jobs with nothing written (as `etl.pipeline`
     does); the panel shows it as the latest run and, beside it, the run that did the work."""
-    lakehouse = Path(shutil.copytree(sample_lakehouse.settings.lakehouse_dir, tmp_path / "lh"))
+    lakehouse = Path(
+        shutil.copytree(sample_lakehouse_files.settings.lakehouse_dir, tmp_path / "lh")
+    )
     runs_path = str(lakehouse / "_audit" / "runs")
     runs = DeltaTable(runs_path).to_pyarrow_table()
     worked = pc.max(runs["started_at"]).as_py()
@@ -248,15 +261,15 @@ def test_the_last_run_that_wrote_rows_is_shown_beside_the_latest(
     assert list(shown) == ["Latest run", "Last run that wrote rows"]
     assert shown["Latest run"][0].startswith("run rerun0000000 ·")
     assert shown["Latest run"][0].endswith("· 0 rows written")
-    assert shown["Last run that wrote rows"][0].startswith(f"run {sample_lakehouse.run_id} ·")
+    assert shown["Last run that wrote rows"][0].startswith(f"run {sample_lakehouse_files.run_id} ·")
 
 
 def test_run_seconds_are_those_of_the_audit_table_as_the_summary_prints_them(
-    sample_lakehouse: JobContext, dashboard: Path
+    sample_lakehouse_files: BuiltLakehouse, dashboard: Path
 ) -> None:
-    ctx = sample_lakehouse
-    audit = ctx.store.read(ctx.path("_audit", "runs")).where(F.col("run_id") == ctx.run_id)
-    recorded = {r["job"]: r["seconds"] for r in audit.collect()}
+    ctx = sample_lakehouse_files
+    audit = stored_table(ctx.path("_audit", "runs")).rows
+    recorded = {r["job"]: r["seconds"] for r in audit if r["run_id"] == ctx.run_id}
     shown = run_tables(sections(dashboard.read_text(encoding="utf-8"))["data-quality"])
 
     [(heading, (_, seconds))] = shown.items()

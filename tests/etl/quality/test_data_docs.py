@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from pyspark.sql import Window
-from pyspark.sql import functions as F
 
 from etl.quality.data_docs import SITE, latest_page, mark_results
 from etl.registry import datasets, gold_tables
 from etl.report import main as report
-from etl.runner import JobContext
 from tests.chromium import dump_dom, needs_chromium, pixels_of, screenshot
+from tests.helpers import stored_table
+from tests.shared_lakehouse import BuiltLakehouse
 
 TABLES = sorted({f"silver.{d}" for d in datasets()} | {f"gold.{t}" for t in gold_tables()})
 # The sample products reuse department ids across names: one failed `warn` expectation.
@@ -30,11 +30,11 @@ MARKER = re.compile(
 GREEN, AMBER, RED = "#047857", "#b45309", "#b91c1c"
 
 
-def site_of(ctx: JobContext) -> Path:
+def site_of(ctx: BuiltLakehouse) -> Path:
     return Path(ctx.settings.lakehouse_dir).joinpath(*SITE)
 
 
-def result_page(ctx: JobContext, table: str) -> Path:
+def result_page(ctx: BuiltLakehouse, table: str) -> Path:
     site = site_of(ctx)
     page = latest_page(site, "validations", table)
     assert page is not None, table
@@ -49,19 +49,20 @@ def marker_after(html: str, anchor: str) -> tuple[str, str]:
     return match["level"], match["text"].strip()
 
 
-def test_recorded_results_are_the_expected_ones(sample_lakehouse: JobContext) -> None:
-    ctx = sample_lakehouse
-    results = ctx.store.read(ctx.path("_audit", "dq_results"))
-    newest = F.max("validated_at").over(Window.partitionBy("table_name"))
-    latest = results.withColumn("_newest", newest).where("validated_at = _newest")
-    failed = latest.where(~F.col("success")).groupBy("table_name", "severity").count().collect()
-    assert {(r["table_name"], r["severity"], r["count"]) for r in failed} == {
-        ("silver.products", "warn", 1)
-    }
+def test_recorded_results_are_the_expected_ones(sample_lakehouse_files: BuiltLakehouse) -> None:
+    ctx = sample_lakehouse_files
+    results = stored_table(ctx.path("_audit", "dq_results")).rows
+    tables = {r["table_name"] for r in results}
+    newest = {t: max(r["validated_at"] for r in results if r["table_name"] == t) for t in tables}
+    latest = [r for r in results if r["validated_at"] == newest[r["table_name"]]]
+    failed = Counter((r["table_name"], r["severity"]) for r in latest if not r["success"])
+    assert failed == {("silver.products", "warn"): 1}
 
 
-def test_each_table_has_one_status_everywhere(sample_lakehouse: JobContext, tmp_path: Path) -> None:
-    ctx = sample_lakehouse
+def test_each_table_has_one_status_everywhere(
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path
+) -> None:
+    ctx = sample_lakehouse_files
     index = (site_of(ctx) / "index.html").read_text(encoding="utf-8")
     dashboard = tmp_path / "dashboard.html"
     assert report(["--lakehouse-dir", ctx.settings.lakehouse_dir, "--output", str(dashboard)]) == 0
@@ -80,8 +81,10 @@ def test_each_table_has_one_status_everywhere(sample_lakehouse: JobContext, tmp_
     assert not re.search(r"\bFailed\b(?! Only)", products)  # GE's overall "Failed" is gone
 
 
-def test_every_expectation_on_every_result_page_has_a_marker(sample_lakehouse: JobContext) -> None:
-    pages = list(site_of(sample_lakehouse).glob("validations/**/*.html"))
+def test_every_expectation_on_every_result_page_has_a_marker(
+    sample_lakehouse_files: BuiltLakehouse,
+) -> None:
+    pages = list(site_of(sample_lakehouse_files).glob("validations/**/*.html"))
     assert len(pages) >= len(TABLES)
     for page in pages:
         html = page.read_text(encoding="utf-8")
@@ -94,8 +97,8 @@ def test_every_expectation_on_every_result_page_has_a_marker(sample_lakehouse: J
         assert 'class="fas' not in html and "$(" not in html, page
 
 
-def test_the_warning_row_is_marked_as_a_warning(sample_lakehouse: JobContext) -> None:
-    html = result_page(sample_lakehouse, "silver.products").read_text(encoding="utf-8")
+def test_the_warning_row_is_marked_as_a_warning(sample_lakehouse_files: BuiltLakehouse) -> None:
+    html = result_page(sample_lakehouse_files, "silver.products").read_text(encoding="utf-8")
     warning = html.index("department_id.ambiguous:")
     level, words = [(m["level"], m["text"]) for m in MARKER.finditer(html, 0, warning)][-1]
     assert (level, words) == ("warn", "warning")
@@ -155,11 +158,11 @@ def test_markers_follow_the_severity_of_each_failed_expectation(
 
 @needs_chromium
 def test_failed_only_filter_runs_without_jquery(
-    sample_lakehouse: JobContext, tmp_path: Path
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path
 ) -> None:
     """The page as GE ships it calls the filter from the radio buttons; here the call is made by
     a script appended to a copy of the page, and the DOM is read back from Chromium."""
-    original = result_page(sample_lakehouse, "silver.products")
+    original = result_page(sample_lakehouse_files, "silver.products")
     html = original.read_text(encoding="utf-8")
 
     def after(calls: str) -> str:
@@ -185,9 +188,9 @@ def test_failed_only_filter_runs_without_jquery(
 
 @needs_chromium
 def test_result_page_screenshot_shows_the_markers(
-    sample_lakehouse: JobContext, tmp_path: Path
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path
 ) -> None:
-    page = result_page(sample_lakehouse, "silver.products")
+    page = result_page(sample_lakehouse_files, "silver.products")
     copy = shutil.copy(page, tmp_path / "page.html")  # same page, outside the site
     png = screenshot(Path(copy), tmp_path / "page.png", (1280, 2400))
     assert pixels_of(png, GREEN) > 200  # the "passed" markers

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from etl.quality import rules_doc, validate
 from etl.quality.data_docs import SITE, STYLE, render_index, strip_external
 from etl.quality.expectations import not_null, unique
 from etl.registry import datasets, gold_tables
-from etl.runner import JobContext
 from tests.conftest import ContextMaker
+from tests.helpers import stored_table
+from tests.shared_lakehouse import BuiltLakehouse
 
 TABLES = {f"silver.{d}" for d in datasets()} | {f"gold.{t}" for t in gold_tables()}
 
@@ -25,21 +25,25 @@ def test_rules_doc_matches_the_contracts() -> None:
     assert rules_doc.main(["--check"]) == 0
 
 
-def test_every_table_is_validated_and_recorded(sample_lakehouse: JobContext) -> None:
-    ctx = sample_lakehouse
-    results = ctx.store.read(ctx.path("_audit", "dq_results")).where(F.col("run_id") == ctx.run_id)
-    assert {r["table_name"] for r in results.select("table_name").distinct().collect()} == TABLES
+def test_every_table_is_validated_and_recorded(sample_lakehouse_files: BuiltLakehouse) -> None:
+    ctx = sample_lakehouse_files
+    stored = stored_table(ctx.path("_audit", "dq_results")).rows
+    results = [r for r in stored if r["run_id"] == ctx.run_id]
+    assert {r["table_name"] for r in results} == TABLES
     failed = {
         (r["table_name"], r["severity"], r["description"].split(":")[0], r["observed_value"])
-        for r in results.where(~F.col("success")).collect()
+        for r in results
+        if not r["success"]
     }
     # The sample products, like the real ones, reuse department ids across department names.
     assert failed == {("silver.products", "warn", "department_id.ambiguous", "1000")}
-    unique = results.where(
-        "table_name = 'gold.daily_sales' AND description = 'order_date is unique'"
-    )
+    unique = [
+        (r["success"], r["observed_value"])
+        for r in results
+        if (r["table_name"], r["description"]) == ("gold.daily_sales", "order_date is unique")
+    ]
     # a small table is checked in memory, where each rule's unexpected count comes with it
-    assert [(r["success"], r["observed_value"]) for r in unique.collect()] == [(True, "0")]
+    assert unique == [(True, "0")]
 
 
 @pytest.mark.parametrize("engines", [("spark", "in memory"), ("in memory", "spark")])
@@ -70,8 +74,10 @@ def test_a_later_run_may_check_a_table_on_the_other_engine(
     validate._context.cache_clear()
 
 
-def test_data_docs_open_offline_and_list_every_table(sample_lakehouse: JobContext) -> None:
-    site = Path(sample_lakehouse.settings.lakehouse_dir).joinpath(*SITE)
+def test_data_docs_open_offline_and_list_every_table(
+    sample_lakehouse_files: BuiltLakehouse,
+) -> None:
+    site = Path(sample_lakehouse_files.settings.lakehouse_dir).joinpath(*SITE)
     index = (site / "index.html").read_text()
     for table in TABLES:
         assert f"<td>{table}</td>" in index
@@ -128,12 +134,12 @@ def test_index_reports_status_per_table() -> None:
 
 
 def test_data_docs_render_in_headless_chromium(
-    sample_lakehouse: JobContext, tmp_path: Path
+    sample_lakehouse_files: BuiltLakehouse, tmp_path: Path
 ) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("Chromium is not installed (Debian package: chromium)")
-    index = Path(sample_lakehouse.settings.lakehouse_dir).joinpath(*SITE) / "index.html"
+    index = Path(sample_lakehouse_files.settings.lakehouse_dir).joinpath(*SITE) / "index.html"
     shot = tmp_path / "data_docs.png"
     subprocess.run(
         [
