@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from etl.cli import new_context
 from etl.runner import JobContext
 from etl.settings import BACKENDS, Backend, Settings
-from tests.infrastructure.glue_platform import GlueBatch
+from tests.infrastructure.glue_platform import GlueBatch, Submitted
 from tests.infrastructure.support import SAMPLE_DATA as SAMPLE_DATA  # data/, shared here
 from tests.shared_lakehouse import BuiltLakehouse, publish, published_file, wait_for
 
@@ -130,6 +130,7 @@ def glue_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlueBatch]:
 
 
 GLUE_LAKEHOUSE = "sample_lakehouses"  # the fixture whose delta-spark lakehouse Glue's runs write
+GLUE_MAINTENANCE = "glue_maintenance"  # the fixture of Glue's maintenance run over a copy of it
 SAMPLE_FILES = (
     "sample_lakehouse_files"  # the fixture of the tests that only read the sample's files
 )
@@ -137,6 +138,7 @@ SPARK_GROUP = "spark"  # the one unit of work of every test on the session's Spa
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set in pytest-xdist's workers
 # Whether a selected test needs the Glue entry point's lakehouse (set at collection).
 GLUE_SELECTED = pytest.StashKey[bool]()
+MAINTENANCE_SELECTED = pytest.StashKey[bool]()  # and whether one needs Glue's maintenance run
 # Whether a selected test runs on Spark, and whether one reads the sample's files without it.
 SPARK_SELECTED = pytest.StashKey[bool]()
 SAMPLE_READ_APART = pytest.StashKey[bool]()
@@ -155,6 +157,7 @@ def _reads_sample_apart(item: pytest.Item) -> bool:
     return SAMPLE_FILES in getattr(item, "fixturenames", ()) and not _uses_spark(item)
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` deselected what the run leaves out
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The modules with a test over the Glue entry point's lakehouse run last, each in its own
     order: the layer runs start with the first Spark test (`glue_runs_meanwhile`) and proceed
@@ -164,6 +167,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     later = {item.path for item in items if _needs_glue(item)}
     items.sort(key=lambda item: item.path in later)
     config.stash[GLUE_SELECTED] = bool(later)
+    config.stash[MAINTENANCE_SELECTED] = any(
+        GLUE_MAINTENANCE in getattr(item, "fixturenames", ()) for item in items
+    )
     config.stash[SPARK_SELECTED] = any(_uses_spark(item) for item in items)
     config.stash[SAMPLE_READ_APART] = any(_reads_sample_apart(item) for item in items)
     if XDIST_WORKER:
@@ -230,7 +236,7 @@ def glue_runs_meanwhile(request: pytest.FixtureRequest) -> None:
         # at once (this JVM's and spark-submit's, on a fresh machine) could corrupt.
         request.getfixturevalue("spark")
         batch: GlueBatch = request.getfixturevalue("glue_batch")
-        batch.start()
+        batch.start(maintenance=request.config.stash.get(MAINTENANCE_SELECTED, False))
 
 
 @pytest.fixture(scope="session")
@@ -285,6 +291,20 @@ def sample_lakehouses(
         "delta-rs": sample_lakehouse,
         "delta-spark": lakehouse_context(spark, SAMPLE_DATA, glue_batch.lakehouse, "delta-spark"),
     }
+
+
+@pytest.fixture(scope="session")
+def glue_maintenance(
+    sample_lakehouses: dict[Backend, JobContext], glue_batch: GlueBatch
+) -> Submitted:
+    """The weekly maintenance run as Glue runs it (the Glue entry point under spark-submit,
+    `--etl_jobs maintenance`) over a copy of the delta-spark sample lakehouse,
+    `glue_batch.maintained`; it runs after the layer runs, in their thread."""
+    run = glue_batch.maintenance()
+    assert run is not None  # sample_lakehouses fails first when a layer run failed
+    if run.done.returncode != 0:
+        pytest.fail(f"the Glue maintenance run exited {run.done.returncode}:\n{run.ending()}")
+    return run
 
 
 DURATIONS = os.environ.get("TEST_DURATIONS_LOG")

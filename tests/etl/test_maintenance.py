@@ -16,38 +16,62 @@ from etl.settings import Backend, Settings
 from etl.storage import Commit, MergeSpec, get_table_store
 from tests.conftest import SAMPLE_DATA
 from tests.helpers import assert_tables_equal, stored_table
-
-
-@pytest.fixture
-def copied(sample_lakehouses: dict[Backend, JobContext], backend: Backend, tmp_path: Path) -> Path:
-    source = sample_lakehouses[backend].settings.lakehouse_dir
-    return Path(shutil.copytree(source, tmp_path / "lh"))
+from tests.infrastructure.glue_platform import GlueBatch, Submitted
 
 
 def args(lakehouse: Path, backend: Backend, *extra: str) -> list[str]:
     return ["--lakehouse-dir", str(lakehouse), "--backend", backend, *extra]
 
 
-def test_maintenance_keeps_every_table_and_z_orders(
-    spark: SparkSession, backend: Backend, copied: Path
+def assert_maintained(
+    spark: SparkSession, backend: Backend, before: Path, after: Path, scratch: Path
 ) -> None:
-    """On both backends: every table keeps its rows, Z-ordered tables are rewritten, and a run
-    afterwards finds nothing new (the jobs' state survives maintenance)."""
+    """Every table of `after` (`before`, maintained) holds the rows of `before`, Z-ordered
+    tables were rewritten, and a run over a copy of `after` finds nothing new (the jobs' state
+    survives maintenance)."""
     store = get_table_store(spark, backend)
     tables = [table for table, *_ in maintenance.maintained_tables()]
-    present = [t for t in tables if store.exists(str(copied / t))]
-    before = {t: stored_table(str(copied / t)) for t in present}
+    present = [t for t in tables if store.exists(str(before / t))]
+    assert {"_audit/runs", "_audit/dq_results", "_audit/ingested_files"} <= set(present)
+    for t in present:
+        assert_tables_equal(stored_table(str(after / t)), stored_table(str(before / t)))
+    operations = [h.operation for h in store.history(str(after / "silver" / "order_items"))]
+    assert "OPTIMIZE" in operations
+    rerun = Path(shutil.copytree(after, scratch / "rerun"))
+    settings = Settings(source_dir=str(SAMPLE_DATA), lakehouse_dir=str(rerun), backend=backend)
+    results = run_pipeline(new_context(settings, spark))
+    assert {r.status for r in results} == {"nothing new"}
+
+
+def test_maintenance_keeps_every_table_and_z_orders(
+    spark: SparkSession,
+    backend: Backend,
+    sample_lakehouses: dict[Backend, JobContext],
+    tmp_path: Path,
+) -> None:
+    """`python -m etl.maintenance` on a copy of the sample lakehouse each backend wrote."""
+    before = Path(sample_lakehouses[backend].settings.lakehouse_dir)
+    copied = Path(shutil.copytree(before, tmp_path / "lh"))
 
     assert maintenance.main(args(copied, backend)) == 0
 
-    for t in present:
-        assert_tables_equal(stored_table(str(copied / t)), before[t])
-    operations = [h.operation for h in store.history(str(copied / "silver" / "order_items"))]
-    assert "OPTIMIZE" in operations
-    assert {"_audit/runs", "_audit/dq_results", "_audit/ingested_files"} <= set(present)
-    settings = Settings(source_dir=str(SAMPLE_DATA), lakehouse_dir=str(copied), backend=backend)
-    results = run_pipeline(new_context(settings, spark))
-    assert {r.status for r in results} == {"nothing new"}
+    assert_maintained(spark, backend, before, copied, tmp_path)
+
+
+@pytest.mark.thorough
+def test_the_weekly_glue_run_keeps_every_table_and_z_orders(
+    spark: SparkSession,
+    glue_batch: GlueBatch,
+    glue_maintenance: Submitted,
+    tmp_path: Path,
+) -> None:
+    """Maintenance on delta-spark as AWS runs it: the Glue entry point with `--etl_jobs
+    maintenance` under spark-submit (the stand-in platform of tests/infrastructure), over a
+    copy of the lakehouse the Glue layer runs wrote; it inits and commits Glue's job once."""
+    assert [c["call"] for c in glue_maintenance.calls] == ["init", "commit"]
+    assert glue_maintenance.calls[0]["args"]["etl_jobs"] == "maintenance"
+
+    assert_maintained(spark, "delta-spark", glue_batch.lakehouse, glue_batch.maintained, tmp_path)
 
 
 def test_vacuum_refuses_a_retention_below_seven_days(

@@ -6,13 +6,15 @@ pipeline's state machine starts them).
 The layer runs over the sample data in data/ happen once per test session, in a background
 thread that starts at the first test on the session's Spark (`glue_runs_meanwhile` in
 tests/conftest.py), and their lakehouse is the delta-spark sample lakehouse: what production
-writes from that data.
+writes from that data. When a selected test needs it, the same thread then runs the weekly
+maintenance run as Glue runs it (`--etl_jobs maintenance`) over a copy of that lakehouse.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,9 +39,11 @@ PLATFORM_CONF = {
     "spark.app.name": "glue-stand-in-app",
     "spark.platform.marker": "glue-stand-in",
     "spark.sql.shuffle.partitions": "3",
+    # the Glue job's `--conf` settings in infrastructure/templates/lakehouse.yaml (test_template)
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "64",
     # sized for this stand-in's one core, as Glue's defaults are for its workers
     "spark.databricks.delta.snapshotPartitions": "1",
 }
@@ -144,18 +148,40 @@ def run_layers(lakehouse: Path, records: Path) -> dict[str, Submitted]:
 
 class GlueBatch:
     """The sample data's three layer runs under spark-submit, started at most once, in the
-    background, into `root`/lakehouse."""
+    background, into `root`/lakehouse; then, if asked, the maintenance run over a copy of it,
+    `root`/maintained."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.lakehouse = root / "lakehouse"
+        self.maintained = root / "maintained"
         self._pool: ThreadPoolExecutor | None = None
         self._runs: Future[dict[str, Submitted]] | None = None
+        self._maintenance: Future[Submitted | None] | None = None
 
-    def start(self) -> None:
+    def start(self, maintenance: bool = False) -> None:
+        """The layer runs, and after them the maintenance run when `maintenance`."""
         if self._runs is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="glue-layer-runs")
             self._runs = self._pool.submit(run_layers, self.lakehouse, self.root)
+        if maintenance and self._maintenance is None:
+            assert self._pool is not None
+            self._maintenance = self._pool.submit(self._maintain)
+
+    def _maintain(self) -> Submitted | None:
+        if self.failed() is not None:
+            return None  # the layer runs say why
+        shutil.copytree(self.lakehouse, self.maintained)
+        argv = glue_argv("maintenance", self.maintained)
+        run = spark_submit(argv, self.root / "maintenance.jsonl", "maintenance")
+        print(f"spark-submit --etl_jobs maintenance: {run.seconds:.1f} s")
+        return run
+
+    def maintenance(self) -> Submitted | None:
+        """The maintenance run over `maintained`; None when a layer run failed."""
+        self.start(maintenance=True)
+        assert self._maintenance is not None
+        return self._maintenance.result()
 
     def runs(self) -> dict[str, Submitted]:
         self.start()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.infrastructure.glue_platform import PLATFORM_CONF
 from tests.infrastructure.support import ASL_FILE, load_asl, load_template
 
 
@@ -47,7 +48,12 @@ def test_glue_job(resources: dict[str, Any]) -> None:
     ):
         assert flag not in args, flag
     assert sub(args["--custom-logGroup-prefix"]) == "/aws-glue/${ProjectName}-${Environment}"
-    assert "io.delta.sql.DeltaSparkSessionExtension" in args["--conf"]
+    settings = dict(pair.split("=", 1) for pair in args["--conf"].split(" --conf "))
+    assert settings["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    # VACUUM's file listing: Spark's default of 10,000 tasks a table would dwarf the work.
+    assert int(settings["spark.sql.sources.parallelPartitionDiscovery.parallelism"]) <= 256
+    # The stand-in platform the Glue entry point is tested on runs with these very settings.
+    assert {k: PLATFORM_CONF.get(k) for k in settings} == settings
     assert sub(job["Command"]["ScriptLocation"]).endswith("/${ArtifactsPrefix}/run_job.py")
     assert job["SecurityConfiguration"] == {"Ref": "GlueSecurityConfiguration"}
 
