@@ -82,15 +82,13 @@ def maintain(ctx: JobContext, retention_hours: int, vacuum: bool = True) -> None
             continue
         target = _target_file_bytes(ctx, path, zorder, partition_by)
         metrics = ctx.store.optimize(path, _label(ctx, path, owner), zorder, target)
-        removed = (
-            ctx.store.vacuum(path, retention_hours, _label(ctx, path, owner)) if vacuum else []
-        )
+        removed = ctx.store.vacuum(path, retention_hours, _label(ctx, path, owner)) if vacuum else 0
         log.info(
             "%s: optimized%s (%s), vacuum removed %d file(s)",
             table,
             f" with Z-order by {', '.join(zorder)}" if zorder else "",
             {k: v for k, v in metrics.items() if k in ("numFilesAdded", "numFilesRemoved")},
-            len(removed),
+            removed,
         )
 
 

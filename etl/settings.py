@@ -60,8 +60,8 @@ LOCAL_SPARK_CONF: dict[str, str] = {
     "spark.databricks.delta.vacuum.fileListing.parallelism": "2",
     # Delta logs each VACUUM as two commits (VACUUM START and END) where the file system shows
     # partial writes, as a local one does: 2.3 s a VACUUM of a small table, 1.3 s without
-    # (docs/benchmark.md). A laptop's table history then holds no VACUUM; Delta prints how many
-    # files each one deleted.
+    # (docs/benchmark.md). A laptop's table history then holds no VACUUM; the delta-spark store
+    # counts the files each one deleted by listing the table before and after.
     "spark.databricks.delta.vacuum.logging.enabled": "false",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     # Delta rebuilds a table's state from its log (each read, merge and commit of a new version)

@@ -216,7 +216,10 @@ class TableStore(Protocol):
 
     def size_bytes(self, path: str) -> int: ...
 
-    def vacuum(self, path: str, retention_hours: int, commit: Commit) -> list[str]: ...
+    def vacuum(self, path: str, retention_hours: int, commit: Commit) -> int:
+        """Delete the files the table no longer references that are older than
+        `retention_hours`; the number of files deleted."""
+        ...
 
     def close(self) -> None:
         """Release scratch space the store used for reads."""

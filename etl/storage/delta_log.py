@@ -31,6 +31,22 @@ def _log_folder(table_uri: str) -> tuple[pafs.FileSystem, str]:
     return fs, f"{path.rstrip('/')}/_delta_log"
 
 
+def table_files(table_uri: str) -> set[str]:
+    """Every file under the table's folder outside its log, as VACUUM counts them: without the
+    hidden ones (a local file system's `.crc` checksums, which go with their files)."""
+    uri = table_uri if "://" in table_uri else os.path.abspath(table_uri)
+    fs, root = pafs.FileSystem.from_uri(uri)
+    root = root.rstrip("/")
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    files = set()
+    for info in infos:
+        parts = info.path[len(root) + 1 :].split("/")
+        hidden = parts[0] == "_delta_log" or any(part.startswith(".") for part in parts)
+        if info.type == pafs.FileType.File and not hidden:
+            files.add(info.path)
+    return files
+
+
 def commit_versions(table_uri: str) -> list[int]:
     """Every version whose commit file is still in the log, oldest first."""
     fs, folder = _log_folder(table_uri)

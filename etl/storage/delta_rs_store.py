@@ -354,15 +354,14 @@ class DeltaRsTableStore:
         sizes = pa.table(actions).column("size_bytes").to_pylist()
         return int(sum(sizes))
 
-    def vacuum(self, path: str, retention_hours: int, commit: Commit) -> list[str]:
-        return list(
-            self._table(path).vacuum(
-                retention_hours=retention_hours,
-                dry_run=False,
-                enforce_retention_duration=True,
-                commit_properties=_properties(commit),
-            )
+    def vacuum(self, path: str, retention_hours: int, commit: Commit) -> int:
+        deleted = self._table(path).vacuum(
+            retention_hours=retention_hours,
+            dry_run=False,
+            enforce_retention_duration=True,
+            commit_properties=_properties(commit),
         )
+        return len(deleted)
 
     def close(self) -> None:
         if self._scratch is not None:

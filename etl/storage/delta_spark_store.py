@@ -297,18 +297,21 @@ class DeltaSparkTableStore:
             done = builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()
             metrics = done.collect()[0]["metrics"]
         self._committed(path, before)
-        return {"metrics": str(metrics)}
+        return dict(metrics.asDict(recursive=True))  # numFilesAdded, numFilesRemoved, ...
 
     def size_bytes(self, path: str) -> int:
         detail = self.spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]
         return int(detail["sizeInBytes"])
 
-    def vacuum(self, path: str, retention_hours: int, commit: Commit) -> list[str]:
-        before = self.version(path)
+    def vacuum(self, path: str, retention_hours: int, commit: Commit) -> int:
+        """Delta's VACUUM returns no list of what it deleted, and records a count only where it
+        logs VACUUM (not on a laptop, LOCAL_SPARK_CONF): the table's files are listed before
+        and after instead (one listing of the folder each, local or S3)."""
+        before, files = self.version(path), delta_log.table_files(path)
         with self._labelled(commit):
             self._table(path).vacuum(float(retention_hours))
         self._committed(path, before)
-        return []
+        return len(files - delta_log.table_files(path))
 
     def close(self) -> None:
         return None

@@ -383,13 +383,20 @@ def test_zorder_optimize_keeps_rows_and_compacts_files(
     for start in range(0, 40, 10):  # four commits, four or more small files
         batch = rows(spark, *[r(i, 10, f"{i}.00") for i in range(start, start + 10)])
         store.merge(batch, path, spec, LABEL)
+    from deltalake import DeltaTable
+
     before = store.read(path)
     version = store.version(path)
+    files = len(DeltaTable(path).file_uris())
     maintenance = Commit("maintenance", "run-4", {"kind": "maintenance"})
-    store.optimize(path, maintenance, ("id",))
+    metrics = store.optimize(path, maintenance, ("id",))
     assert store.version(path) == version + 1
     assert store.history(path, 1)[0].commit == maintenance
     assert_rows_equal(store.read(path), before)
+    # Z-order rewrites every file; the maintenance command logs these two counts.
+    after = len(DeltaTable(path).file_uris())
+    assert (metrics["numFilesRemoved"], metrics["numFilesAdded"]) == (files, after)
+    assert files >= 4 > after
 
 
 def test_timestamps_survive_spark_arrow_delta_round_trip_exactly(
@@ -410,9 +417,38 @@ def test_timestamps_survive_spark_arrow_delta_round_trip_exactly(
     assert sorted(back.toPandas()["ts"].dt.to_pydatetime().tolist()) == sorted(instants)
 
 
+def parquet_files(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*.parquet") if "_delta_log" not in p.parts}
+
+
 def test_vacuum_keeps_current_files(store: TableStore, spark: SparkSession, tmp_path: Path) -> None:
     path = str(tmp_path / "t")
     store.overwrite(rows(spark, r(1, 10, "1.00")), path, LABEL)
     store.overwrite(rows(spark, r(2, 10, "2.00")), path, LABEL)
-    store.vacuum(path, 168, Commit("maintenance", "run-5", {"kind": "maintenance"}))
+    files = parquet_files(tmp_path / "t")
+    removed = store.vacuum(path, 168, Commit("maintenance", "run-5", {"kind": "maintenance"}))
+    assert_df_equality(store.read(path), rows(spark, r(2, 10, "2.00")))
+    assert (removed, parquet_files(tmp_path / "t")) == (0, files)  # nothing a week old
+
+
+def test_vacuum_deletes_and_counts_the_files_past_the_table_s_retention(
+    store: TableStore, spark: SparkSession, tmp_path: Path
+) -> None:
+    """With the table's own retention at zero hours, VACUUM deletes every data file the
+    table's current version does not reference (what the second overwrite replaced, and any
+    file a write left unreferenced), and says how many files that was."""
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "t")
+    store.overwrite(rows(spark, r(1, 10, "1.00"), r(3, 10, "3.00")), path, LABEL)
+    store.overwrite(rows(spark, r(2, 10, "2.00")), path, LABEL)
+    retention = {"delta.deletedFileRetentionDuration": "interval 0 hours"}
+    DeltaTable(path).alter.set_table_properties(retention)
+    current = {Path(uri.removeprefix("file://")) for uri in DeltaTable(path).file_uris()}
+    unreferenced = parquet_files(tmp_path / "t") - current
+    assert current and unreferenced  # at least the first overwrite's files
+
+    removed = store.vacuum(path, 0, Commit("maintenance", "run-6", {"kind": "maintenance"}))
+
+    assert (removed, parquet_files(tmp_path / "t")) == (len(unreferenced), current)
     assert_df_equality(store.read(path), rows(spark, r(2, 10, "2.00")))
