@@ -131,9 +131,8 @@ def glue_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GlueBatch]:
 
 GLUE_LAKEHOUSE = "sample_lakehouses"  # the fixture whose delta-spark lakehouse Glue's runs write
 GLUE_MAINTENANCE = "glue_maintenance"  # the fixture of Glue's maintenance run over a copy of it
-SAMPLE_FILES = (
-    "sample_lakehouse_files"  # the fixture of the tests that only read the sample's files
-)
+# The fixture of the tests that only read the sample lakehouse's files (tests/shared_lakehouse.py).
+SAMPLE_FILES = "sample_lakehouse_files"
 SPARK_GROUP = "spark"  # the one unit of work of every test on the session's Spark (pytest-xdist)
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set in pytest-xdist's workers
 # Whether a selected test needs the Glue entry point's lakehouse (set at collection).
