@@ -144,16 +144,20 @@ SAMPLE_READ_APART = pytest.StashKey[bool]()
 SAMPLE_PUBLISHED = pytest.StashKey[bool]()  # whether this worker published the sample lakehouse
 
 
+def _uses(item: pytest.Item, fixture: str) -> bool:
+    return fixture in getattr(item, "fixturenames", ())
+
+
 def _needs_glue(item: pytest.Item) -> bool:
-    return GLUE_LAKEHOUSE in getattr(item, "fixturenames", ())
+    return _uses(item, GLUE_LAKEHOUSE)
 
 
 def _uses_spark(item: pytest.Item) -> bool:
-    return "spark" in getattr(item, "fixturenames", ())
+    return _uses(item, "spark")
 
 
 def _reads_sample_apart(item: pytest.Item) -> bool:
-    return SAMPLE_FILES in getattr(item, "fixturenames", ()) and not _uses_spark(item)
+    return _uses(item, SAMPLE_FILES) and not _uses_spark(item)
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` deselected what the run leaves out
@@ -166,9 +170,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     later = {item.path for item in items if _needs_glue(item)}
     items.sort(key=lambda item: item.path in later)
     config.stash[GLUE_SELECTED] = bool(later)
-    config.stash[MAINTENANCE_SELECTED] = any(
-        GLUE_MAINTENANCE in getattr(item, "fixturenames", ()) for item in items
-    )
+    config.stash[MAINTENANCE_SELECTED] = any(_uses(item, GLUE_MAINTENANCE) for item in items)
     config.stash[SPARK_SELECTED] = any(_uses_spark(item) for item in items)
     config.stash[SAMPLE_READ_APART] = any(_reads_sample_apart(item) for item in items)
     if XDIST_WORKER:

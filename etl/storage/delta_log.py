@@ -25,18 +25,21 @@ import pyarrow.fs as pafs
 COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
 
 
-def _log_folder(table_uri: str) -> tuple[pafs.FileSystem, str]:
+def _table_folder(table_uri: str) -> tuple[pafs.FileSystem, str]:
     uri = table_uri if "://" in table_uri else os.path.abspath(table_uri)
     fs, path = pafs.FileSystem.from_uri(uri)
-    return fs, f"{path.rstrip('/')}/_delta_log"
+    return fs, path.rstrip("/")
+
+
+def _log_folder(table_uri: str) -> tuple[pafs.FileSystem, str]:
+    fs, root = _table_folder(table_uri)
+    return fs, f"{root}/_delta_log"
 
 
 def table_files(table_uri: str) -> set[str]:
     """Every file under the table's folder outside its log, as VACUUM counts them: without the
     hidden ones (a local file system's `.crc` checksums, which go with their files)."""
-    uri = table_uri if "://" in table_uri else os.path.abspath(table_uri)
-    fs, root = pafs.FileSystem.from_uri(uri)
-    root = root.rstrip("/")
+    fs, root = _table_folder(table_uri)
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
     files = set()
     for info in infos:

@@ -23,11 +23,9 @@ def args(lakehouse: Path, backend: Backend, *extra: str) -> list[str]:
     return ["--lakehouse-dir", str(lakehouse), "--backend", backend, *extra]
 
 
-def assert_maintained(
-    spark: SparkSession, backend: Backend, before: Path, after: Path, scratch: Path
-) -> None:
-    """Every table of `after` (`before`, maintained) holds the rows of `before`, Z-ordered
-    tables were rewritten, and a run over a copy of `after` finds nothing new (the jobs' state
+def assert_maintained(spark: SparkSession, backend: Backend, before: Path, after: Path) -> None:
+    """Every table of `after` (a copy of `before`, maintained) holds the rows of `before`,
+    Z-ordered tables were rewritten, and a run over `after` finds nothing new (the jobs' state
     survives maintenance)."""
     store = get_table_store(spark, backend)
     tables = [table for table, *_ in maintenance.maintained_tables()]
@@ -37,8 +35,7 @@ def assert_maintained(
         assert_tables_equal(stored_table(str(after / t)), stored_table(str(before / t)))
     operations = [h.operation for h in store.history(str(after / "silver" / "order_items"))]
     assert "OPTIMIZE" in operations
-    rerun = Path(shutil.copytree(after, scratch / "rerun"))
-    settings = Settings(source_dir=str(SAMPLE_DATA), lakehouse_dir=str(rerun), backend=backend)
+    settings = Settings(source_dir=str(SAMPLE_DATA), lakehouse_dir=str(after), backend=backend)
     results = run_pipeline(new_context(settings, spark))
     assert {r.status for r in results} == {"nothing new"}
 
@@ -55,7 +52,7 @@ def test_maintenance_keeps_every_table_and_z_orders(
 
     assert maintenance.main(args(copied, backend)) == 0
 
-    assert_maintained(spark, backend, before, copied, tmp_path)
+    assert_maintained(spark, backend, before, copied)
 
 
 @pytest.mark.thorough
@@ -63,7 +60,6 @@ def test_the_weekly_glue_run_keeps_every_table_and_z_orders(
     spark: SparkSession,
     glue_batch: GlueBatch,
     glue_maintenance: Submitted,
-    tmp_path: Path,
 ) -> None:
     """Maintenance on delta-spark as AWS runs it: the Glue entry point with `--etl_jobs
     maintenance` under spark-submit (the stand-in platform of tests/infrastructure), over a
@@ -71,7 +67,7 @@ def test_the_weekly_glue_run_keeps_every_table_and_z_orders(
     assert [c["call"] for c in glue_maintenance.calls] == ["init", "commit"]
     assert glue_maintenance.calls[0]["args"]["etl_jobs"] == "maintenance"
 
-    assert_maintained(spark, "delta-spark", glue_batch.lakehouse, glue_batch.maintained, tmp_path)
+    assert_maintained(spark, "delta-spark", glue_batch.lakehouse, glue_batch.maintained)
 
 
 def test_vacuum_refuses_a_retention_below_seven_days(
