@@ -142,6 +142,11 @@ MAINTENANCE_SELECTED = pytest.StashKey[bool]()  # and whether one needs Glue's m
 SPARK_SELECTED = pytest.StashKey[bool]()
 SAMPLE_READ_APART = pytest.StashKey[bool]()
 SAMPLE_PUBLISHED = pytest.StashKey[bool]()  # whether this worker published the sample lakehouse
+LOWERED = pytest.StashKey[bool]()  # whether this worker lowered its scheduling priority
+# The niceness of the pytest-xdist worker that runs the tests apart from Spark (and of the
+# processes it starts): the Spark worker's tests are the suite's long pole, this one's end
+# minutes earlier, and the Glue stand-in's runs beside them take what is left (`nice 19`).
+APART_NICENESS = 10
 
 
 def _uses(item: pytest.Item, fixture: str) -> bool:
@@ -245,6 +250,20 @@ def sample_lakehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFacto
     """The sample files in data/ through the in-process pipeline on delta-rs, validated (what
     a laptop run gives)."""
     return build_lakehouse(spark, SAMPLE_DATA, tmp_path_factory.mktemp("sample") / "lh", "delta-rs")
+
+
+@pytest.fixture(autouse=True)
+def lower_priority_apart(request: pytest.FixtureRequest) -> None:
+    """At its first test apart from Spark, the pytest-xdist worker that runs them (Spark's tests
+    are one unit of work, `SparkApart`, so this is the other worker) lowers its priority, when
+    the other worker runs Spark tests: where both compete for a core, Spark's tests get it."""
+    config = request.config
+    if not (XDIST_WORKER and config.stash.get(SPARK_SELECTED, False)):
+        return
+    if _uses_spark(request.node) or config.stash.get(LOWERED, False):
+        return
+    config.stash[LOWERED] = True
+    os.nice(APART_NICENESS)
 
 
 @pytest.fixture(autouse=True)

@@ -51,6 +51,10 @@ PLATFORM_CONF = {
 # session changes): each run is a new JVM of half a minute, and the JIT's top tier would spend
 # more CPU than it saves (the three layer runs took 157 s of CPU with it, 99 s without).
 DRIVER_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+# The runs proceed beside the tests, at the lowest scheduling priority: on a machine whose cores the
+# tests keep busy they take what the tests leave idle, and the tests that wait for them (last in
+# their worker) get the cores when they do.
+LOWEST_PRIORITY = ["nice", "-n", "19"]
 # What Glue puts in sys.argv besides the job's own arguments.
 GLUE_NOISE = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option",
               "job-bookmark-disable", "--TempDir", "s3://artifacts/glue-tmp/"]  # fmt: skip
@@ -114,6 +118,7 @@ class Submitted:
 def spark_submit(argv: Sequence[str], record: Path, layer: str) -> Submitted:
     """run_job.py as the platform runs it: its master, Delta's jars and settings of its own."""
     platform = [
+        *LOWEST_PRIORITY,
         str(SPARK_SUBMIT),
         "--master", MASTER,
         "--packages", DELTA_PACKAGE,
