@@ -9,6 +9,10 @@ The standard scenarios use one backend throughout; the crossed ones switch backe
 first run, so a lakehouse written by one backend is continued by the other. The first run of a
 backend happens once: a crossed scenario, and the tests that start from a lakehouse holding the
 small sources (crash, restore, concurrency), continue from a copy of it.
+
+A backend's later runs are those of the scenario that continues delta-rs's first run on it
+(`Scenarios.on`): for delta-spark, the crossed scenario from delta-rs, so its first load is run
+once (compared with delta-rs's, and continued by delta-rs) and its later runs once, not twice.
 """
 
 from __future__ import annotations
@@ -178,6 +182,10 @@ class Scenarios:
             self.built[backends] = Scenario(self.spark, root, backends, begun)
         return self.built[backends]
 
+    def on(self, backend: Backend) -> Scenario:
+        """The scenario whose later runs (2 to 4) are on `backend`, after delta-rs's first run."""
+        return self[("delta-rs", backend)]
+
     def after_first_run(self, root: Path, backend: Backend) -> Run:
         """A copy, under `root`, of the sources and the lakehouse of `backend`'s first run."""
         return self[(backend, backend)].copy_first(root)
@@ -190,8 +198,9 @@ def scenarios(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(params=BACKENDS)
 def scenario(request: pytest.FixtureRequest, scenarios: Scenarios) -> Iterator[Scenario]:
+    """The runs after the first on each backend (`Scenarios.on`)."""
     backend: Backend = request.param
-    yield scenarios[(backend, backend)]
+    yield scenarios.on(backend)
 
 
 def assert_same_rows(actual: DataFrame, expected: DataFrame) -> None:

@@ -11,11 +11,13 @@ from pyspark.sql import SparkSession
 
 from etl.pipeline import main
 from etl.registry import RUNNABLE, gold_tables, runnable
+from etl.settings import Backend
 from tests.etl.conftest import (
     AUDIT,
     DATA_TABLES,
     Run,
     Scenario,
+    Scenarios,
     assert_same_rows,
     assert_same_tables,
 )
@@ -27,8 +29,10 @@ def changed_rows(before: Run, after: Run, table: str) -> list[tuple[object, ...]
     return sorted(tuple(r) for r in rows)
 
 
-def test_every_input_row_is_accounted_for(scenario: Scenario, spark: SparkSession) -> None:
-    first = scenario.first
+def test_every_input_row_is_accounted_for(
+    scenarios: Scenarios, backend: Backend, spark: SparkSession
+) -> None:
+    first = scenarios[(backend, backend)].first  # the backend's own first load
     orders = first.results["silver.orders"]
     assert (orders.rows_read, orders.inserted, orders.rejected, orders.duplicates) == (5, 3, 1, 1)
     items = first.results["silver.order_items"]

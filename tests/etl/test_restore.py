@@ -36,7 +36,7 @@ def test_restore_to_a_run_then_the_later_drop_again_matches_a_clean_build(
         if table in first.versions:
             assert_same_tables(stored(first.ctx, table), first.stored(table))
     again = run_once(spark, source, lakehouse, backend)  # the later drop, processed again
-    clean = scenarios[(backend, backend)].third
+    clean = scenarios.on(backend).third
     for table in DATA_TABLES:
         assert_same_tables(again.stored(table), clean.stored(table))
     assert all(b.balanced for b in again.balances)
