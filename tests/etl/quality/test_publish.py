@@ -15,6 +15,12 @@ from etl.settings import Backend
 from etl.storage import Commit
 
 
+# On delta-spark the default suite proves the same of the Glue entry point's silver run
+# (tests/infrastructure/test_glue_entry.py: a failed expectation leaves silver.orders at its
+# version); this module's delta-spark case re-proves it for a gold job in `thorough`.
+@pytest.mark.parametrize(
+    "backend", ["delta-rs", pytest.param("delta-spark", marks=pytest.mark.thorough)]
+)
 def test_a_failed_error_expectation_publishes_nothing(
     sample_lakehouses: dict[Backend, JobContext],
     backend: Backend,
