@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -168,12 +169,13 @@ def _reads_sample_apart(item: pytest.Item) -> bool:
 @pytest.hookimpl(trylast=True)  # after `-m` deselected what the run leaves out
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The modules with a test over the Glue entry point's lakehouse run last, each in its own
-    order: the layer runs start with the first Spark test (`glue_runs_meanwhile`) and proceed
-    in their own JVMs while the other tests run. In a pytest-xdist worker, also write which
-    tests run on Spark and which read the sample's files apart from it, for the controller's
-    scheduler (`SparkApart`)."""
+    order, and the tests of Glue's maintenance run after them: the layer runs start with the
+    first Spark test (`glue_runs_meanwhile`) and proceed in their own JVMs while the other tests
+    run, then the maintenance run in another, while the tests over the layer runs' lakehouse
+    run. In a pytest-xdist worker, also write which tests run on Spark and which read the
+    sample's files apart from it, for the controller's scheduler (`SparkApart`)."""
     later = {item.path for item in items if _needs_glue(item)}
-    items.sort(key=lambda item: item.path in later)
+    items.sort(key=lambda item: (item.path in later) + _uses(item, GLUE_MAINTENANCE))
     config.stash[GLUE_SELECTED] = bool(later)
     config.stash[MAINTENANCE_SELECTED] = any(_uses(item, GLUE_MAINTENANCE) for item in items)
     config.stash[SPARK_SELECTED] = any(_uses_spark(item) for item in items)
@@ -328,17 +330,18 @@ def glue_maintenance(
 
 
 DURATIONS = os.environ.get("TEST_DURATIONS_LOG")
+STARTED = time.monotonic()  # the seconds since this process imported the suite's conftest
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """With TEST_DURATIONS_LOG=<file>, append each test phase's seconds as it finishes (to see
-    where a long run spends its time while it runs); under pytest-xdist the controller writes
-    what every worker reports."""
+    """With TEST_DURATIONS_LOG=<file>, append each test phase's seconds and when it ended (the
+    seconds since the run began), as it finishes (to see where a long run spends its time while
+    it runs); under pytest-xdist the controller writes what every worker reports."""
     if DURATIONS and not XDIST_WORKER and report.duration >= 1:
         worker = getattr(getattr(report, "node", None), "gateway", None)  # which xdist worker
         where = getattr(worker, "id", "-")
         with open(DURATIONS, "a", encoding="utf-8") as out:
             out.write(
                 f"{report.duration:8.1f}  {report.when:8}  {report.outcome:7}  {where:4}  "
-                f"{report.nodeid}\n"
+                f"{time.monotonic() - STARTED:6.0f}  {report.nodeid}\n"
             )
