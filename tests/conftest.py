@@ -43,7 +43,8 @@ needs_reference_data = pytest.mark.skipif(
 # plan) costs far more than it saves, so the test session interprets plans; and adaptive
 # execution, which plans each query again after every shuffle, has nothing to adapt to
 # (`test_backends.py` alone 164.6 s -> 149.0 s without it). Results depend on neither; the
-# Glue entry point's spark-submit runs and the benchmark keep Spark's defaults (adaptive on).
+# Glue entry point's spark-submit runs and the benchmark keep Spark's defaults (adaptive on;
+# code generation too, but in the weekly maintenance run: glue_platform.MAINTENANCE_CONF).
 TEST_SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.codegen.wholeStage": "false",
@@ -330,7 +331,7 @@ def glue_maintenance(
 
 
 DURATIONS = os.environ.get("TEST_DURATIONS_LOG")
-STARTED = time.monotonic()  # the seconds since this process imported the suite's conftest
+STARTED = time.monotonic()  # the durations log's clock starts when this conftest is imported
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -123,7 +123,7 @@ class Submitted:
 
 
 def spark_submit(
-    argv: Sequence[str], record: Path, layer: str, conf: dict[str, str] = PLATFORM_CONF
+    argv: Sequence[str], record: Path, layer: str, conf: Mapping[str, str] = PLATFORM_CONF
 ) -> Submitted:
     """run_job.py as the platform runs it: its master, Delta's jars and settings (`conf`) of its
     own."""
